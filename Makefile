@@ -1,0 +1,41 @@
+# RecoveryEngine: `make demo` and `make test` work on a fresh Debian machine as root.
+SWIFT      ?= swift
+APT_PKGS   := liblmdb-dev lmdb-utils libssl-dev openssl pkg-config libsqlite3-dev
+STORE      ?= ./recovery-store
+CTL        := .build/debug/recoveryctl
+
+.PHONY: deps build demo test bench clean
+
+# Installs only what is missing; says clearly what to do when not root.
+deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != "0" ]; then echo "missing Debian packages:$$missing; run 'sudo make deps' (or apt-get install them) first" >&2; exit 1; fi; \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+# Until the healing issue's simulation replaces it: import a built-in incident (idempotent by
+# event ids, so the demo can run any number of times), then show what the store holds.
+demo: build
+	$(CTL) --store $(STORE) import examples/incident.jsonl
+	$(CTL) --store $(STORE) stats
+	@echo; echo "## the incident's actions that failed"
+	$(CTL) --store $(STORE) query --type action.failed
+	@echo; echo "## timeline of the db failover (tag service=db)"
+	$(CTL) --store $(STORE) query --tag service=db
+	@echo; $(CTL) --store $(STORE) verify
+
+test: build
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Not part of `make test` or CI: measures against raw LMDB and SQLite in the same process.
+bench: deps
+	cd Benchmarks && $(SWIFT) run -c release RecoveryBenchmarks
+
+clean:
+	rm -rf .build Benchmarks/.build

@@ -1,0 +1,27 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "RecoveryEngine",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "EventStore", targets: ["EventStore"]),
+        .executable(name: "recoveryctl", targets: ["recoveryctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "EventStore", dependencies: ["CLMDB", "COpenSSL"]),
+        .executableTarget(
+            name: "recoveryctl",
+            dependencies: ["EventStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "tools/recoveryctl"),
+        // A child process that appends until it is killed; the crash-safety tests drive it.
+        .executableTarget(name: "StoreCrashHelper", dependencies: ["EventStore"], path: "Tests/StoreCrashHelper"),
+        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "StoreCrashHelper", "recoveryctl"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

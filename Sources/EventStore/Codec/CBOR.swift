@@ -1,0 +1,304 @@
+/// Deterministic CBOR (RFC 8949 section 4.2): shortest integer and length heads, definite
+/// lengths, map keys sorted by their encoded bytes, floats in the shortest form that keeps the
+/// value. The same value always gives the same bytes, which the hash chain relies on.
+public struct CBORWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+
+    mutating func head(_ major: UInt8, _ argument: UInt64) {
+        let m = major << 5
+        switch argument {
+        case 0..<24: bytes.append(m | UInt8(argument))
+        case 24...0xff: bytes.append(m | 24); bytes.append(UInt8(argument))
+        case 0x100...0xffff: bytes.append(m | 25); appendBigEndian(UInt16(argument))
+        case 0x1_0000...0xffff_ffff: bytes.append(m | 26); appendBigEndian(UInt32(argument))
+        default: bytes.append(m | 27); appendBigEndian(argument)
+        }
+    }
+
+    private mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func int(_ value: Int64) {
+        if value >= 0 { head(0, UInt64(value)) } else { head(1, UInt64(bitPattern: ~value)) }
+    }
+
+    public mutating func uint(_ value: UInt64) { head(0, value) }
+
+    public mutating func string(_ value: String) {
+        var copy = value
+        copy.withUTF8 { utf8 in
+            head(3, UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    public mutating func byteString<C: Collection>(_ value: C) where C.Element == UInt8 {
+        head(2, UInt64(value.count))
+        bytes.append(contentsOf: value)
+    }
+
+    mutating func appendRawBytes(_ item: [UInt8]) { bytes.append(contentsOf: item) }
+
+    public mutating func arrayHead(_ count: Int) { head(4, UInt64(count)) }
+    public mutating func mapHead(_ count: Int) { head(5, UInt64(count)) }
+    public mutating func bool(_ value: Bool) { bytes.append(value ? 0xf5 : 0xf4) }
+    public mutating func null() { bytes.append(0xf6) }
+
+    public mutating func double(_ value: Double) {
+        if value.isNaN { bytes.append(contentsOf: [0xf9, 0x7e, 0x00]); return }
+        #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+        let half = Float16(value)
+        if Double(half) == value {
+            bytes.append(0xf9)
+            appendBigEndian(half.bitPattern)
+            return
+        }
+        #endif
+        let single = Float(value)
+        if Double(single) == value {
+            bytes.append(0xfa)
+            appendBigEndian(single.bitPattern)
+            return
+        }
+        bytes.append(0xfb)
+        appendBigEndian(value.bitPattern)
+    }
+
+    public mutating func value(_ value: EventValue) {
+        switch value {
+        case .null: null()
+        case .bool(let b): bool(b)
+        case .int(let i): int(i)
+        case .double(let d): double(d)
+        case .string(let s): string(s)
+        case .bytes(let b): byteString(b)
+        case .array(let items):
+            arrayHead(items.count)
+            for item in items { self.value(item) }
+        case .map(let fields):
+            mapHead(fields.count)
+            for key in fields.keys.sorted(by: CBORWriter.canonicalKeyOrder) {
+                string(key)
+                self.value(fields[key] ?? .null)
+            }
+        }
+    }
+
+    /// RFC 8949 4.2.1 orders keys by their encoded bytes; for text keys that is shorter first,
+    /// then bytewise.
+    public static func canonicalKeyOrder(_ a: String, _ b: String) -> Bool {
+        let ua = a.utf8, ub = b.utf8
+        if ua.count != ub.count { return ua.count < ub.count }
+        return ua.lexicographicallyPrecedes(ub)
+    }
+
+    public static func encode(_ value: EventValue) -> [UInt8] {
+        var writer = CBORWriter()
+        writer.value(value)
+        return writer.bytes
+    }
+}
+
+/// Malformed CBOR: truncated, too deep, of an unsupported kind, or with invalid UTF-8 text.
+public struct CBORError: Error, Sendable, CustomStringConvertible {
+    public var offset: Int
+    public var message: String
+    public var description: String { "malformed CBOR at byte \(offset): \(message)" }
+}
+
+/// Reads CBOR from a byte buffer without copying it. Every length is checked against the bytes
+/// that remain, so corrupt input yields a `CBORError`, never a crash or a huge allocation.
+public struct CBORReader {
+    let base: UnsafeRawBufferPointer
+    public private(set) var offset: Int
+    static let maximumDepth = 64
+
+    public init(_ buffer: UnsafeRawBufferPointer, offset: Int = 0) {
+        self.base = buffer
+        self.offset = offset
+    }
+
+    public var isAtEnd: Bool { offset >= base.count }
+
+    func fail(_ message: String) -> CBORError { CBORError(offset: offset, message: message) }
+
+    mutating func byte() throws(CBORError) -> UInt8 {
+        guard offset < base.count else { throw fail("unexpected end of data") }
+        defer { offset += 1 }
+        return base[offset]
+    }
+
+    mutating func bigEndian(_ width: Int) throws(CBORError) -> UInt64 {
+        guard offset + width <= base.count else { throw fail("unexpected end of data") }
+        var value: UInt64 = 0
+        for i in 0..<width { value = value << 8 | UInt64(base[offset + i]) }
+        offset += width
+        return value
+    }
+
+    /// Returns the major type and argument of the next item.
+    public mutating func head() throws(CBORError) -> (major: UInt8, argument: UInt64, info: UInt8) {
+        let initial = try byte()
+        let major = initial >> 5, info = initial & 0x1f
+        switch info {
+        case 0..<24: return (major, UInt64(info), info)
+        case 24: return (major, try bigEndian(1), info)
+        case 25: return (major, try bigEndian(2), info)
+        case 26: return (major, try bigEndian(4), info)
+        case 27: return (major, try bigEndian(8), info)
+        default: throw fail("indefinite lengths and reserved values are not used in this log")
+        }
+    }
+
+    private mutating func length(_ argument: UInt64, unit: Int) throws(CBORError) -> Int {
+        let remaining = base.count - offset
+        guard argument <= UInt64(remaining / unit) else { throw fail("length \(argument) exceeds the data") }
+        return Int(argument)
+    }
+
+    public mutating func readInt() throws(CBORError) -> Int64 {
+        let (major, argument, _) = try head()
+        switch major {
+        case 0:
+            guard argument <= UInt64(Int64.max) else { throw fail("integer out of range") }
+            return Int64(argument)
+        case 1:
+            guard argument <= UInt64(Int64.max) else { throw fail("integer out of range") }
+            return ~Int64(argument)
+        default: throw fail("expected an integer")
+        }
+    }
+
+    public mutating func readUInt() throws(CBORError) -> UInt64 {
+        let (major, argument, _) = try head()
+        guard major == 0 else { throw fail("expected an unsigned integer") }
+        return argument
+    }
+
+    public mutating func readString() throws(CBORError) -> String {
+        let (major, argument, _) = try head()
+        guard major == 3 else { throw fail("expected a text string") }
+        return try textBody(argument)
+    }
+
+    mutating func textBody(_ argument: UInt64) throws(CBORError) -> String {
+        let count = try length(argument, unit: 1)
+        let slice = UnsafeRawBufferPointer(rebasing: base[offset..<offset + count])
+        guard let text = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8 in text") }
+        offset += count
+        return text
+    }
+
+    public mutating func readBytes() throws(CBORError) -> [UInt8] {
+        let (major, argument, _) = try head()
+        guard major == 2 else { throw fail("expected a byte string") }
+        let count = try length(argument, unit: 1)
+        defer { offset += count }
+        return Array(base[offset..<offset + count])
+    }
+
+    public mutating func readMapHead() throws(CBORError) -> Int {
+        let (major, argument, _) = try head()
+        guard major == 5 else { throw fail("expected a map") }
+        return try length(argument, unit: 2)
+    }
+
+    public mutating func readArrayHead() throws(CBORError) -> Int {
+        let (major, argument, _) = try head()
+        guard major == 4 else { throw fail("expected an array") }
+        return try length(argument, unit: 1)
+    }
+
+    /// Skips one complete item without allocating, returning the byte range it occupied.
+    @discardableResult
+    public mutating func skipItem(depth: Int = 0) throws(CBORError) -> Range<Int> {
+        guard depth < CBORReader.maximumDepth else { throw fail("nesting deeper than \(CBORReader.maximumDepth)") }
+        let start = offset
+        let (major, argument, _) = try head()
+        switch major {
+        case 2, 3:
+            offset += try length(argument, unit: 1)
+        case 4:
+            for _ in 0..<(try length(argument, unit: 1)) { try skipItem(depth: depth + 1) }
+        case 5:
+            for _ in 0..<(try length(argument, unit: 2)) {
+                try skipItem(depth: depth + 1)
+                try skipItem(depth: depth + 1)
+            }
+        case 6:
+            throw fail("tags are not used in this log")
+        default:
+            break
+        }
+        return start..<offset
+    }
+
+    public mutating func readValue(depth: Int = 0) throws(CBORError) -> EventValue {
+        guard depth < CBORReader.maximumDepth else { throw fail("nesting deeper than \(CBORReader.maximumDepth)") }
+        let (major, argument, info) = try head()
+        switch major {
+        case 0:
+            guard argument <= UInt64(Int64.max) else { throw fail("integer out of range") }
+            return .int(Int64(argument))
+        case 1:
+            guard argument <= UInt64(Int64.max) else { throw fail("integer out of range") }
+            return .int(~Int64(argument))
+        case 2:
+            let count = try length(argument, unit: 1)
+            defer { offset += count }
+            return .bytes(Array(base[offset..<offset + count]))
+        case 3:
+            return .string(try textBody(argument))
+        case 4:
+            let count = try length(argument, unit: 1)
+            var items: [EventValue] = []
+            items.reserveCapacity(count)
+            for _ in 0..<count { items.append(try readValue(depth: depth + 1)) }
+            return .array(items)
+        case 5:
+            let count = try length(argument, unit: 2)
+            var fields: [String: EventValue] = [:]
+            fields.reserveCapacity(count)
+            for _ in 0..<count {
+                let key = try readString()
+                fields[key] = try readValue(depth: depth + 1)
+            }
+            return .map(fields)
+        case 7:
+            switch info {
+            case 20: return .bool(false)
+            case 21: return .bool(true)
+            case 22: return .null
+            case 25:
+                #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+                return .double(Double(Float16(bitPattern: UInt16(argument))))
+                #else
+                throw fail("half-precision floats are unsupported on this platform")
+                #endif
+            case 26: return .double(Double(Float(bitPattern: UInt32(argument))))
+            case 27: return .double(Double(bitPattern: argument))
+            default: throw fail("unsupported simple value \(info)")
+            }
+        default:
+            throw fail("tags are not used in this log")
+        }
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(CBORError) -> EventValue {
+        do {
+            return try bytes.withUnsafeBytes { buffer in
+                var reader = CBORReader(buffer)
+                let value = try reader.readValue()
+                guard reader.isAtEnd else { throw reader.fail("trailing bytes") }
+                return value
+            }
+        } catch let error as CBORError {
+            throw error
+        } catch {
+            throw CBORError(offset: 0, message: "\(error)")
+        }
+    }
+}

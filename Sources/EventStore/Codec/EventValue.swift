@@ -1,0 +1,89 @@
+/// A self-describing value: an event's payload, a tag, a projection's state. It is what the log
+/// stores (as deterministic CBOR) and what the edges speak (as JSON), so any tool can render any
+/// event without knowing its Swift type.
+public enum EventValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    /// A finite floating-point number; NaN and infinities are refused at the boundary.
+    case double(Double)
+    case string(String)
+    case bytes([UInt8])
+    case array([EventValue])
+    case map([String: EventValue])
+
+    public subscript(key: String) -> EventValue? {
+        if case .map(let fields) = self { return fields[key] }
+        return nil
+    }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    public var intValue: Int64? {
+        if case .int(let i) = self { return i }
+        return nil
+    }
+
+    public var doubleValue: Double? {
+        switch self {
+        case .double(let d): return d
+        case .int(let i): return Double(i)
+        default: return nil
+        }
+    }
+
+    public var mapValue: [String: EventValue]? {
+        if case .map(let m) = self { return m }
+        return nil
+    }
+
+    /// The JSON type name, for error messages.
+    var kindName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .int, .double: return "number"
+        case .string: return "string"
+        case .bytes: return "bytes"
+        case .array: return "array"
+        case .map: return "object"
+        }
+    }
+
+    /// Throws when the value holds something the log refuses (a non-finite number).
+    func validate(path: String) throws(ValueError) {
+        switch self {
+        case .double(let d) where !d.isFinite:
+            throw ValueError(path: path, message: "non-finite number")
+        case .array(let items):
+            for (i, item) in items.enumerated() { try item.validate(path: "\(path)[\(i)]") }
+        case .map(let fields):
+            for (k, v) in fields { try v.validate(path: path.isEmpty ? k : "\(path).\(k)") }
+        default:
+            break
+        }
+    }
+}
+
+extension EventValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: EventValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, EventValue)...) {
+        self = .map(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+    public init(nilLiteral: ()) { self = .null }
+}
+
+/// A value that the log cannot hold, with the path of the offending field.
+public struct ValueError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+}

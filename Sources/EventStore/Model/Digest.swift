@@ -1,0 +1,84 @@
+import COpenSSL
+
+/// A SHA-256 digest, held inline (no heap allocation per event).
+public struct Digest: Sendable, Hashable, CustomStringConvertible {
+    var words: (UInt64, UInt64, UInt64, UInt64)
+
+    public static let zero = Digest(words: (0, 0, 0, 0))
+
+    init(words: (UInt64, UInt64, UInt64, UInt64)) { self.words = words }
+
+    /// Reads 32 bytes; nil when fewer are given.
+    public init?<C: Collection>(bytes: C) where C.Element == UInt8 {
+        guard bytes.count == 32 else { return nil }
+        var w: [UInt64] = [0, 0, 0, 0]
+        for (i, b) in bytes.enumerated() { w[i / 8] = w[i / 8] << 8 | UInt64(b) }
+        words = (w[0], w[1], w[2], w[3])
+    }
+
+    public init?(hex: String) {
+        guard let bytes = [UInt8](hex: hex) else { return nil }
+        self.init(bytes: bytes)
+    }
+
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        for word in [words.0, words.1, words.2, words.3] {
+            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
+        return out
+    }
+
+    public var hex: String { bytes.hexString }
+    public var description: String { hex }
+
+    public static func == (a: Digest, b: Digest) -> Bool {
+        a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0); hasher.combine(words.1); hasher.combine(words.2); hasher.combine(words.3)
+    }
+}
+
+/// SHA-256 through OpenSSL's EVP interface. The algorithm is fetched once and the context
+/// reused, which matters on the append path. Not thread-safe: one hasher per thread.
+final class SHA256Hasher {
+    private let context: OpaquePointer
+    private let algorithm: OpaquePointer
+
+    init() throws(StoreError) {
+        guard let md = EVP_MD_fetch(nil, "SHA256", nil), let ctx = EVP_MD_CTX_new() else {
+            throw StoreError.crypto("OpenSSL could not provide SHA-256")
+        }
+        algorithm = md
+        context = ctx
+    }
+
+    deinit {
+        EVP_MD_CTX_free(context)
+        EVP_MD_free(algorithm)
+    }
+
+    /// SHA-256(first ‖ second).
+    func digest(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> Digest {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        EVP_DigestInit_ex2(context, algorithm, nil)
+        EVP_DigestUpdate(context, first.baseAddress, first.count)
+        EVP_DigestUpdate(context, second.baseAddress, second.count)
+        EVP_DigestFinal_ex(context, &out, &length)
+        return Digest(bytes: out) ?? .zero
+    }
+
+    func digest(prev: Digest, canonical: UnsafeRawBufferPointer) -> Digest {
+        let prevBytes = prev.bytes
+        return prevBytes.withUnsafeBytes { digest($0, canonical) }
+    }
+
+    /// SHA-256 of one buffer.
+    func digest(_ data: UnsafeRawBufferPointer) -> Digest {
+        digest(data, UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+}

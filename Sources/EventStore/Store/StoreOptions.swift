@@ -1,0 +1,36 @@
+/// How a store is opened.
+public struct StoreOptions: Sendable {
+    /// Initial size of the memory map. The map grows by itself when full; this only sets where
+    /// it starts.
+    public var mapSize: Int = 64 << 20
+    /// The map never grows past this; reaching it is reported as a full disk.
+    public var maximumMapSize: Int = 1 << 40
+    /// LMDB reader slots shared by all processes that open the store (fixed by the first opener).
+    public var maxReaders: Int = 126
+    public var durability: Durability = .durable
+    /// This node's id, recorded when the store is created; defaults to the host name.
+    public var nodeID: String?
+    /// The physical clock; inject a `ManualClock` for deterministic tests and simulations.
+    public var clock: any WallClock = SystemClock()
+    /// A remote hybrid-logical-clock timestamp further ahead of the local clock than this is
+    /// refused, so one bad peer cannot drag the clock into the future for good.
+    public var maximumClockAheadMicros: Int64 = 60_000_000
+    /// The index builder works in batches of up to this many events.
+    public var indexBatchSize: Int = 65_536
+    /// While appends keep arriving, the index builder still runs once the unindexed tail reaches
+    /// this many events, so that queries never scan a long tail.
+    public var maximumIndexLag: Int = 100_000
+    /// With `false`, opening a directory that holds no store fails instead of creating one.
+    public var create: Bool = true
+
+    public init() {}
+}
+
+/// When an append counts as committed.
+public enum Durability: String, Sendable, CaseIterable {
+    /// Data and meta page are synced before an append returns (LMDB default): survives power loss.
+    case durable
+    /// The meta page is not synced (MDB_NOMETASYNC): an OS crash may undo the last commit but
+    /// never corrupts the store. A process crash loses nothing.
+    case metaAsync
+}

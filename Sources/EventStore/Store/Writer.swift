@@ -1,0 +1,291 @@
+import CLMDB
+import Foundation
+
+/// The one thread of this process that writes the store.
+///
+/// Callers queue prepared batches; the thread takes everything queued, writes it in one LMDB
+/// transaction (group commit: one sync for many callers), then completes each caller with its own
+/// outcome. A conflicting batch is checked before anything of it is written, so it fails alone
+/// without aborting the others. Between bursts the thread brings the secondary indexes up to date.
+final class Writer: @unchecked Sendable {
+    // @unchecked: `queue`, `stopping` and `metrics` are guarded by `condition`; `hasher` and
+    // `indexCheckpoint` are touched only by the writer thread.
+    typealias Completion = @Sendable (Result<AppendResult, StoreError>) -> Void
+
+    private struct Pending {
+        var batch: PreparedBatch
+        var completion: Completion
+    }
+
+    private unowned let store: EventStore
+    private let condition = Condition()
+    private var queue: [Pending] = []
+    private var stopping = false
+    private var stopped = false
+    private var metrics = WriterMetrics()
+    private var hasher: SHA256Hasher?
+    private var thread: Thread?
+    /// The writer waits this long after the last append before indexing a small tail.
+    private let idleIndexDelayNanoseconds: Int64 = 2_000_000
+    /// At most this many events go into one group commit.
+    private let maximumGroupEvents = 200_000
+
+    init(store: EventStore) {
+        self.store = store
+        let thread = Thread { [weak self] in self?.run() }
+        thread.name = "recovery-engine-writer"
+        thread.stackSize = 1 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    func submit(_ batch: PreparedBatch, completion: @escaping Completion) {
+        let accepted = condition.locked { () -> Bool in
+            guard !stopping else { return false }
+            queue.append(Pending(batch: batch, completion: completion))
+            condition.broadcast()
+            return true
+        }
+        if !accepted { completion(.failure(.closed)) }
+    }
+
+    /// Finishes what is queued, then ends the thread; returns when it has ended.
+    func stop() {
+        condition.locked {
+            stopping = true
+            condition.broadcast()
+            while !stopped && thread != nil && !Thread.current.isEqual(thread) { condition.wait() }
+        }
+    }
+
+    func metricsSnapshot() -> WriterMetrics { condition.locked { metrics } }
+
+    private func run() {
+        do { hasher = try SHA256Hasher() } catch { hasher = nil }
+        var lag = (try? indexLag()) ?? 0
+        while true {
+            let group: [Pending] = condition.locked {
+                while queue.isEmpty && !stopping {
+                    if lag > 0 {
+                        // Wait briefly for more appends; index once the burst has paused.
+                        if !condition.wait(timeoutNanoseconds: idleIndexDelayNanoseconds) { return [] }
+                    } else {
+                        condition.wait()
+                    }
+                }
+                return takeGroup()
+            }
+            if group.isEmpty {
+                if stoppingNow() {
+                    // Leave the store indexed for the next reader; the tail is bounded by maximumIndexLag.
+                    while lag > 0, let left = try? indexStep() { lag = left }
+                    break
+                }
+                lag = (try? indexStep()) ?? 0
+                continue
+            }
+            let committedHead = commit(group)
+            if let committedHead { store.headWatch.publish(committedHead) }
+            if let current = try? indexLag() { lag = current }
+            if lag >= store.options.maximumIndexLag { lag = (try? indexStep()) ?? lag }
+        }
+        condition.locked {
+            stopped = true
+            condition.broadcast()
+        }
+    }
+
+    private func stoppingNow() -> Bool { condition.locked { stopping && queue.isEmpty } }
+
+    private func takeGroup() -> [Pending] {
+        var taken = 0
+        var count = 0
+        for pending in queue {
+            if count > 0 && taken + pending.batch.items.count > maximumGroupEvents { break }
+            taken += pending.batch.items.count
+            count += 1
+        }
+        let group = Array(queue.prefix(count))
+        queue.removeFirst(count)
+        return group
+    }
+
+    /// Writes a group in one transaction and completes its callers. Returns the new head.
+    private func commit(_ group: [Pending]) -> UInt64? {
+        guard let hasher else {
+            for pending in group { pending.completion(.failure(.crypto("SHA-256 is unavailable"))) }
+            return nil
+        }
+        let options = store.options
+        var outcomes: [Result<AppendResult, StoreError>] = []
+        var newHead: UInt64 = 0
+        var growths = 0
+        do {
+            try store.env.write { txn in
+                growths += 1
+                var head = try Head.load(txn)
+                let now = options.clock.now()
+                var appender = AppendTransaction(txn: txn, hasher: hasher, head: head, now: now,
+                                                 nodeID: store.nodeID, maximumAheadMicros: options.maximumClockAheadMicros)
+                outcomes = try group.map { try appender.apply($0.batch) }
+                head = appender.head
+                try txn.put(txn.dbs.meta, Key.text("hlc"), Head.encodeClock(head.clock))
+                newHead = head.seq
+            }
+        } catch {
+            let failure = (error as? StoreError) ?? .io(operation: "append", code: -1, message: "\(error)")
+            for pending in group { pending.completion(.failure(failure)) }
+            return nil
+        }
+        condition.locked {
+            metrics.transactions += 1
+            metrics.mapGrowths += growths - 1
+            for outcome in outcomes {
+                metrics.appendCalls += 1
+                switch outcome {
+                case .success(let result):
+                    metrics.eventsWritten += result.written
+                    metrics.eventsSkipped += result.positions.count - result.written
+                case .failure(.conflict):
+                    metrics.conflicts += 1
+                case .failure:
+                    break
+                }
+            }
+        }
+        for (pending, outcome) in zip(group, outcomes) { pending.completion(outcome) }
+        return newHead
+    }
+
+    private func indexLag() throws -> Int {
+        try store.env.read { txn in
+            let head = try Head.load(txn).seq
+            return Int(head - min(head, try IndexBuilder.checkpoint(txn)))
+        }
+    }
+
+    /// One batch of index building; returns the lag left.
+    private func indexStep() throws -> Int {
+        let step = try IndexBuilder.step(env: store.env, limit: store.options.indexBatchSize)
+        condition.locked {
+            if step.indexed > 0 {
+                metrics.indexBatches += 1
+                metrics.eventsIndexed += step.indexed
+            }
+        }
+        return step.lag
+    }
+}
+
+/// Writes the batches of one group commit inside its transaction.
+struct AppendTransaction {
+    let txn: Transaction
+    let hasher: SHA256Hasher
+    var head: Head
+    let now: Timestamp
+    let nodeID: String
+    let maximumAheadMicros: Int64
+
+    init(txn: Transaction, hasher: SHA256Hasher, head: Head, now: Timestamp, nodeID: String, maximumAheadMicros: Int64) {
+        self.txn = txn
+        self.hasher = hasher
+        self.head = head
+        self.now = now
+        self.nodeID = nodeID
+        self.maximumAheadMicros = maximumAheadMicros
+    }
+
+    /// Applies one batch: everything that could refuse it is checked before the first write, so
+    /// a refused batch leaves the transaction as it found it. LMDB failures propagate and abort
+    /// the whole group.
+    mutating func apply(_ batch: PreparedBatch) throws -> Result<AppendResult, StoreError> {
+        let items = batch.items
+        var positions = [UInt64](repeating: 0, count: items.count)
+        var firstIndexOfID: [String: Int] = [:]
+        var duplicateOf: [Int: Int] = [:]
+        var fresh: [Int] = []
+        fresh.reserveCapacity(items.count)
+        for (k, item) in items.enumerated() {
+            guard let id = item.event.id else { fresh.append(k); continue }
+            if let existing = try txn.get(txn.dbs.ids, Key.text(id)) {
+                positions[k] = Key.readUInt64(existing)
+            } else if let first = firstIndexOfID[id] {
+                duplicateOf[k] = first
+            } else {
+                firstIndexOfID[id] = k
+                fresh.append(k)
+            }
+        }
+        if fresh.isEmpty {
+            return .success(AppendResult(positions: positions, written: 0))
+        }
+        for (stream, expected) in batch.expectations.sorted(by: { $0.key < $1.key }) {
+            let current = try streamHead(stream).version
+            if !expected.admits(current) {
+                return .failure(.conflict(stream: stream, expected: expected, actual: current))
+            }
+        }
+        let bound = now.microseconds + maximumAheadMicros
+        for k in fresh {
+            if let remote = items[k].event.hlc, remote.wall > bound {
+                return .failure(.clockAhead(eventIndex: k, remoteMicros: remote.wall,
+                                            localMicros: now.microseconds, boundMicros: maximumAheadMicros))
+            }
+        }
+        var streamHeads: [String: (version: UInt64, lastSeq: UInt64)] = [:]
+        for k in fresh {
+            positions[k] = try write(items[k], streamHeads: &streamHeads)
+        }
+        for (k, first) in duplicateOf { positions[k] = positions[first] }
+        for (stream, streamHead) in streamHeads {
+            try txn.put(txn.dbs.heads, Key.text(stream), Key.pair(streamHead.version, streamHead.lastSeq))
+        }
+        return .success(AppendResult(positions: positions, written: fresh.count))
+    }
+
+    func streamHead(_ stream: String) throws -> (version: UInt64, lastSeq: UInt64) {
+        guard let value = try txn.get(txn.dbs.heads, Key.text(stream)), value.count == 16 else { return (0, 0) }
+        return (Key.readUInt64(value), Key.readUInt64(value, at: 8))
+    }
+
+    private mutating func write(_ item: PreparedBatch.Item, streamHeads: inout [String: (version: UInt64, lastSeq: UInt64)]) throws -> UInt64 {
+        let event = item.event
+        var hlc: HLC
+        var id: String
+        let node = event.node ?? nodeID
+        if let remote = event.hlc {
+            hlc = remote
+            if remote > head.clock { head.clock = remote }
+        } else {
+            head.clock = HLC.tick(after: head.clock, now: now)
+            hlc = head.clock
+        }
+        let seq = head.seq + 1
+        let seqKey = Key.seq(seq)
+        if let given = event.id {
+            id = given
+            try txn.put(txn.dbs.ids, Key.text(id), seqKey)
+        } else {
+            id = "\(node):\(hlc.wall):\(hlc.logical)"
+            // A generated id can meet one imported from another store that shares the node name:
+            // move the clock on until the id is new.
+            while !(try txn.put(txn.dbs.ids, Key.text(id), seqKey, flags: MDB_NOOVERWRITE)) {
+                head.clock = head.clock.successor
+                hlc = head.clock
+                id = "\(node):\(hlc.wall):\(hlc.logical)"
+            }
+        }
+        let version = try (streamHeads[event.stream]?.version ?? streamHead(event.stream).version) + 1
+        streamHeads[event.stream] = (version, seq)
+        let parts = Record.Parts(seq: seq, id: id, time: event.time ?? now, hlc: hlc, node: node, stream: event.stream,
+                                 version: version, type: event.type, tags: event.tags, payload: item.payload,
+                                 causation: event.causation, correlation: event.correlation, prev: head.hash)
+        let canonical = Record.canonicalBytes(parts)
+        let hash = canonical.withUnsafeBytes { hasher.digest(prev: head.hash, canonical: $0) }
+        let record = Record.record(hash: hash, canonical: canonical)
+        try txn.put(txn.dbs.events, seqKey, record, flags: MDB_APPEND)
+        head.seq = seq
+        head.hash = hash
+        return seq
+    }
+}

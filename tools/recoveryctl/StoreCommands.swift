@@ -1,0 +1,102 @@
+import ArgumentParser
+import EventStore
+import Foundation
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Recompute the hash chain and check the indexes and anchors.",
+        discussion: "Exit 0 when everything holds, 1 with the first bad seq otherwise. Record the printed head (SEQ:HASH) elsewhere and pass it later as --anchor: the chain alone cannot show that its newest records were cut off.")
+
+    @OptionGroup var global: GlobalArguments
+    @Option(name: .customLong("anchor"), help: "SEQ:HASH that must still be in the log (repeatable).") var anchors: [String] = []
+    @Option(help: "text or json.") var format: ReportFormat = .text
+
+    func run() throws {
+        let parsed = try anchors.map { text -> Anchor in
+            guard let anchor = Anchor(text) else { throw CLIFailure.usage("--anchor: '\(text)' is not SEQ:HASH with a 64-digit hex hash") }
+            return anchor
+        }
+        let store = try global.openExisting()
+        let report = try storeCall { try store.verify(anchors: parsed) }
+        switch format {
+        case .json:
+            let problems: [EventValue] = report.problems.map { problem -> EventValue in
+                let fields: [String: EventValue] = ["seq": .int(Int64(problem.seq)), "message": .string(problem.message)]
+                return .map(fields)
+            }
+            var object: [String: EventValue] = [
+                "ok": .bool(report.ok), "events_checked": .int(Int64(report.eventsChecked)),
+                "head": EventValue.map(["seq": EventValue.int(Int64(report.headSeq)), "hash": EventValue.string(report.headHash.hex)]),
+                "index_checkpoint": .int(Int64(report.indexCheckpoint)), "index_lag": .int(Int64(report.indexLag)),
+                "anchors_checked": .int(Int64(report.anchorsChecked)), "problems": .array(problems),
+            ]
+            if let first = report.firstBadSeq { object["first_bad_seq"] = .int(Int64(first)) }
+            print(JSONWriter.encode(.map(object)))
+        case .text:
+            print("events checked: \(report.eventsChecked)")
+            print("head: \(report.headSeq):\(report.headHash.hex)")
+            print("index checkpoint: \(report.indexCheckpoint) (lag \(report.indexLag))")
+            if report.anchorsChecked > 0 { print("anchors checked: \(report.anchorsChecked)") }
+            for problem in report.problems { print("problem: \(problem)") }
+            print(report.ok ? "verify: ok" : "verify: FAILED at seq \(report.firstBadSeq ?? 0)")
+        }
+        if !report.ok {
+            throw CLIFailure(code: 1, message: "verification failed at seq \(report.firstBadSeq ?? 0): \(report.problems.first?.message ?? "")")
+        }
+    }
+}
+
+enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+struct Reindex: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Bring the secondary indexes of a store up to date (a copied or idle store).")
+
+    @OptionGroup var global: GlobalArguments
+
+    func run() throws {
+        let store = try global.openExisting()
+        let indexed = try storeCall { try store.reindex() }
+        let checkpoint = try storeCall { try store.indexCheckpoint() }
+        print("indexed \(indexed) events; index checkpoint \(checkpoint)")
+    }
+}
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Counts, ranges, per-type and per-node totals, disk and map use.")
+
+    @OptionGroup var global: GlobalArguments
+    @Option(help: "text or json.") var format: ReportFormat = .text
+
+    func run() throws {
+        let store = try global.openExisting()
+        let s = try storeCall { try store.stats() }
+        switch format {
+        case .json:
+            var object: [String: EventValue] = [
+                "count": .int(Int64(s.count)), "streams": .int(Int64(s.streams)), "node_id": .string(s.nodeID),
+                "per_type": .map(s.perType.mapValues { .int(Int64($0)) }),
+                "per_node": .map(s.perNode.mapValues { .int(Int64($0)) }),
+                "bytes_on_disk": .int(Int64(s.bytesOnDisk)), "map_size": .int(Int64(s.mapSize)),
+                "map_used": .int(Int64(s.mapUsed)), "index_checkpoint": .int(Int64(s.indexCheckpoint)),
+            ]
+            if let v = s.firstSeq { object["first_seq"] = .int(Int64(v)) }
+            if let v = s.lastSeq { object["last_seq"] = .int(Int64(v)) }
+            if let v = s.firstTime { object["first_time"] = .string(v.rfc3339) }
+            if let v = s.lastTime { object["last_time"] = .string(v.rfc3339) }
+            print(JSONWriter.encode(.map(object)))
+        case .text:
+            print("store:       \(store.path) (node \(s.nodeID))")
+            print("events:      \(s.count) in \(s.streams) streams")
+            if let first = s.firstSeq, let last = s.lastSeq, let ft = s.firstTime, let lt = s.lastTime {
+                print("seq:         \(first) .. \(last)")
+                print("time:        \(ft.rfc3339) .. \(lt.rfc3339)")
+            }
+            print("disk:        \(s.bytesOnDisk) bytes; map \(s.mapUsed) of \(s.mapSize) bytes used")
+            print("indexed to:  \(s.indexCheckpoint)")
+            print("per type:")
+            for (type, n) in s.perType.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }) { print("  " + pad(type, 26) + " \(n)") }
+            print("per node:")
+            for (node, n) in s.perNode.sorted(by: { $0.key < $1.key }) { print("  " + pad(node, 26) + " \(n)") }
+        }
+    }
+}
