@@ -151,6 +151,7 @@ final class Environment: @unchecked Sendable {
                 }
                 let commit = mdb_txn_commit(txn)
                 if commit == MDB_MAP_FULL { return .mapFull }
+                if [EIO, ENOSPC, EFBIG, EDQUOT].contains(commit), spaceExhausted() { throw StoreError.diskFull(path: path) }
                 try Environment.check(commit, "committing", path: path)
                 return .done(result)
             }
@@ -160,6 +161,20 @@ final class Environment: @unchecked Sendable {
             case .mapFull: try growMap()
             }
         }
+    }
+
+    /// LMDB reports a short write as EIO, which is also what a full disk produces; this tells the
+    /// two apart by looking at the filesystem's free space and the process's file-size limit.
+    private func spaceExhausted() -> Bool {
+        var fs = statvfs()
+        if statvfs(path, &fs) == 0, UInt64(fs.f_bavail) * UInt64(fs.f_frsize) < 64 << 20 { return true }
+        var limit = rlimit()
+        var file = stat()
+        if getrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max,
+           stat(path + "/data.mdb", &file) == 0, UInt64(file.st_size) + (1 << 20) >= UInt64(limit.rlim_cur) {
+            return true
+        }
+        return false
     }
 
     var mapSize: Int {

@@ -141,7 +141,7 @@ public final class EventStore: @unchecked Sendable {
     var writer: Writer {
         writerLock.withLock {
             if let writerStorage { return writerStorage }
-            let created = Writer(store: self)
+            let created = Writer(env: env, options: options, nodeID: nodeID, headWatch: headWatch)
             writerStorage = created
             return created
         }

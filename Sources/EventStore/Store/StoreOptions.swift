@@ -20,6 +20,9 @@ public struct StoreOptions: Sendable {
     /// While appends keep arriving, the index builder still runs once the unindexed tail reaches
     /// this many events, so that queries never scan a long tail.
     public var maximumIndexLag: Int = 100_000
+    /// With `false` the writer never builds indexes by itself; `reindex()` does. Queries stay
+    /// exact either way (they scan the unindexed tail).
+    public var indexesInBackground: Bool = true
     /// With `false`, opening a directory that holds no store fails instead of creating one.
     public var create: Bool = true
 

@@ -17,7 +17,10 @@ final class Writer: @unchecked Sendable {
         var completion: Completion
     }
 
-    private unowned let store: EventStore
+    private let env: Environment
+    private let options: StoreOptions
+    private let nodeID: String
+    private let headWatch: HeadWatch
     private let condition = Condition()
     private var queue: [Pending] = []
     private var stopping = false
@@ -30,8 +33,11 @@ final class Writer: @unchecked Sendable {
     /// At most this many events go into one group commit.
     private let maximumGroupEvents = 200_000
 
-    init(store: EventStore) {
-        self.store = store
+    init(env: Environment, options: StoreOptions, nodeID: String, headWatch: HeadWatch) {
+        self.env = env
+        self.options = options
+        self.nodeID = nodeID
+        self.headWatch = headWatch
         let thread = Thread { [weak self] in self?.run() }
         thread.name = "recovery-engine-writer"
         thread.stackSize = 1 << 20
@@ -62,7 +68,8 @@ final class Writer: @unchecked Sendable {
 
     private func run() {
         do { hasher = try SHA256Hasher() } catch { hasher = nil }
-        var lag = (try? indexLag()) ?? 0
+        let indexing = options.indexesInBackground
+        var lag = indexing ? (try? indexLag()) ?? 0 : 0
         while true {
             let group: [Pending] = condition.locked {
                 while queue.isEmpty && !stopping {
@@ -85,9 +92,10 @@ final class Writer: @unchecked Sendable {
                 continue
             }
             let committedHead = commit(group)
-            if let committedHead { store.headWatch.publish(committedHead) }
+            if let committedHead { headWatch.publish(committedHead) }
+            guard indexing else { continue }
             if let current = try? indexLag() { lag = current }
-            if lag >= store.options.maximumIndexLag { lag = (try? indexStep()) ?? lag }
+            if lag >= options.maximumIndexLag { lag = (try? indexStep()) ?? lag }
         }
         condition.locked {
             stopped = true
@@ -116,17 +124,16 @@ final class Writer: @unchecked Sendable {
             for pending in group { pending.completion(.failure(.crypto("SHA-256 is unavailable"))) }
             return nil
         }
-        let options = store.options
         var outcomes: [Result<AppendResult, StoreError>] = []
         var newHead: UInt64 = 0
         var growths = 0
         do {
-            try store.env.write { txn in
+            try env.write { txn in
                 growths += 1
                 var head = try Head.load(txn)
                 let now = options.clock.now()
                 var appender = AppendTransaction(txn: txn, hasher: hasher, head: head, now: now,
-                                                 nodeID: store.nodeID, maximumAheadMicros: options.maximumClockAheadMicros)
+                                                 nodeID: nodeID, maximumAheadMicros: options.maximumClockAheadMicros)
                 outcomes = try group.map { try appender.apply($0.batch) }
                 head = appender.head
                 try txn.put(txn.dbs.meta, Key.text("hlc"), Head.encodeClock(head.clock))
@@ -158,7 +165,7 @@ final class Writer: @unchecked Sendable {
     }
 
     private func indexLag() throws -> Int {
-        try store.env.read { txn in
+        try env.read { txn in
             let head = try Head.load(txn).seq
             return Int(head - min(head, try IndexBuilder.checkpoint(txn)))
         }
@@ -166,7 +173,7 @@ final class Writer: @unchecked Sendable {
 
     /// One batch of index building; returns the lag left.
     private func indexStep() throws -> Int {
-        let step = try IndexBuilder.step(env: store.env, limit: store.options.indexBatchSize)
+        let step = try IndexBuilder.step(env: env, limit: options.indexBatchSize)
         condition.locked {
             if step.indexed > 0 {
                 metrics.indexBatches += 1

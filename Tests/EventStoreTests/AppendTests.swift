@@ -1,0 +1,146 @@
+import Testing
+@testable import EventStore
+
+@Suite("Appending: positions, ids, optimistic concurrency, the hybrid logical clock")
+struct AppendTests {
+    @Test("a batch gets dense positions, stream versions and a hash chain")
+    func positionsAndChain() async throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        let first = try await store.append([event(stream: "a"), event(stream: "b"), event(stream: "a")])
+        #expect(first.positions == [1, 2, 3])
+        let events = try store.read().collect()
+        #expect(events.map(\.version) == [1, 1, 2])
+        #expect(events[0].prev == .zero)
+        #expect(events[1].prev == events[0].hash)
+        #expect(events[2].prev == events[1].hash)
+        #expect(try store.streamVersion("a") == 2)
+        #expect(events.allSatisfy { $0.node == "node-t" && $0.id.hasPrefix("node-t:") })
+    }
+
+    @Test("a retried append with the same ids writes nothing and returns the first positions")
+    func idempotentRetry() async throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        let batch = [event(id: "x-1"), event(id: "x-2")]
+        let first = try await store.append(batch)
+        let retry = try await store.append(batch)
+        #expect(retry.positions == first.positions)
+        #expect(retry.written == 0)
+        // A batch mixing old and new ids writes only the new ones; a repeated id inside a batch once.
+        let mixed = try await store.append([event(id: "x-2"), event(id: "x-3"), event(id: "x-3")])
+        #expect(mixed.positions == [2, 3, 3])
+        #expect(mixed.written == 1)
+        #expect(try store.head().seq == 3)
+    }
+
+    @Test("a version mismatch fails only that batch and writes nothing of it")
+    func optimisticConcurrency() async throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        _ = try await store.append([event(stream: "orders")], expecting: ["orders": .noStream])
+        await #expect(throws: StoreError.conflict(stream: "orders", expected: .noStream, actual: 1)) {
+            try await store.append([event(stream: "orders"), event(stream: "other")], expecting: ["orders": .noStream])
+        }
+        #expect(try store.head().seq == 1)
+        #expect(try store.streamVersion("other") == 0)
+        let ok = try await store.append([event(stream: "orders")], expecting: ["orders": .exactly(1)])
+        #expect(ok.positions == [2])
+    }
+
+    @Test("invalid events are refused before anything is written")
+    func validation() async throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        let cases: [NewEvent] = [
+            NewEvent(type: "", stream: "s"), NewEvent(type: "t", stream: "a\u{0}b"),
+            NewEvent(type: "t", stream: "s", data: .array([])), NewEvent(type: "t", stream: "s", data: ["x": .double(.nan)]),
+            NewEvent(type: "t", stream: "s", tags: ["a=b": "c"]),
+        ]
+        for bad in cases {
+            await #expect(throws: StoreError.self) { try await store.append([event(), bad]) }
+        }
+        #expect(try store.head().seq == 0)
+    }
+
+    @Test("the clock stays monotonic when the wall clock jumps backwards")
+    func clockBackwards() async throws {
+        let dir = TemporaryDirectory()
+        let clock = ManualClock(Timestamp(seconds: 2_000_000_000))
+        let store = try makeStore(dir, clock: clock)
+        defer { store.close() }
+        _ = try await store.append([event(), event()])
+        clock.advance(nanoseconds: -3_600_000_000_000)
+        _ = try await store.append([event()])
+        clock.advance(nanoseconds: 7_200_000_000_000)
+        _ = try await store.append([event()])
+        let hlcs = try store.read().collect().map(\.hlc)
+        #expect(hlcs == hlcs.sorted())
+        #expect(Set(hlcs).count == hlcs.count)
+        #expect(hlcs[2].wall == hlcs[1].wall && hlcs[2].logical == hlcs[1].logical + 1)
+        #expect(hlcs[3].wall == Timestamp(seconds: 2_000_003_600).microseconds)
+    }
+
+    @Test("a remote timestamp advances the clock; one too far ahead is refused")
+    func remoteTimestamps() async throws {
+        let dir = TemporaryDirectory()
+        let clock = ManualClock(Timestamp(seconds: 2_000_000_000))
+        let store = try makeStore(dir, clock: clock)
+        defer { store.close() }
+        let now = clock.now().microseconds
+        var remote = event(id: "peer:1")
+        remote.hlc = HLC(wall: now + 30_000_000, logical: 4)
+        remote.node = "peer"
+        _ = try await store.append([remote])
+        _ = try await store.append([event()])
+        let events = try store.read().collect()
+        #expect(events[0].hlc == HLC(wall: now + 30_000_000, logical: 4))
+        #expect(events[0].node == "peer")
+        #expect(events[1].hlc == HLC(wall: now + 30_000_000, logical: 5))
+        var future = event(id: "peer:2")
+        future.hlc = HLC(wall: now + 61_000_000, logical: 0)
+        await #expect(throws: StoreError.self) { try await store.append([future]) }
+        #expect(try store.head().seq == 2)
+    }
+
+    @Test("the clock continues across processes and restarts from the log's head")
+    func clockAcrossReopen() async throws {
+        let dir = TemporaryDirectory()
+        let clock = ManualClock(Timestamp(seconds: 2_000_000_000))
+        do {
+            let store = try makeStore(dir, clock: clock)
+            _ = try await store.append([event(), event()])
+            store.close()
+        }
+        clock.advance(nanoseconds: -10_000_000_000)
+        let reopened = try makeStore(dir, clock: clock)
+        defer { reopened.close() }
+        _ = try await reopened.append([event()])
+        let hlcs = try reopened.read().collect().map(\.hlc)
+        #expect(hlcs[2] > hlcs[1])
+    }
+
+    @Test("in-process followers receive events as they commit")
+    func follow() async throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        _ = try await store.append([event()])
+        let stream = store.follow(after: 0)
+        let reader = Task { () -> [UInt64] in
+            var seen: [UInt64] = []
+            for try await e in stream {
+                seen.append(e.seq)
+                if seen.count == 4 { break }
+            }
+            return seen
+        }
+        _ = try await store.append([event(), event()])
+        _ = try await store.append([event()])
+        #expect(try await reader.value == [1, 2, 3, 4])
+    }
+}

@@ -1,0 +1,89 @@
+import Testing
+@testable import EventStore
+
+@Suite("Codecs: deterministic CBOR, strict JSON, RFC 3339 times")
+struct CodecTests {
+    @Test("the same value always gives the same CBOR bytes, with keys in RFC 8949 order")
+    func deterministicCBOR() throws {
+        let a: EventValue = ["zeta": 1, "a": "x", "bb": [1.5, true, nil], "ccc": ["n": -3]]
+        let b: EventValue = ["ccc": ["n": -3], "bb": [1.5, true, nil], "a": "x", "zeta": 1]
+        #expect(CBORWriter.encode(a) == CBORWriter.encode(b))
+        // "a" (1 char) < "bb" < "ccc" < "zeta": shorter keys first.
+        let bytes = CBORWriter.encode(["zeta": 1, "a": 2])
+        #expect(bytes == [0xa2, 0x61, 0x61, 0x02, 0x64, 0x7a, 0x65, 0x74, 0x61, 0x01])
+        #expect(try CBORReader.decode(CBORWriter.encode(a)) == a)
+    }
+
+    @Test("floats take the shortest form that keeps the value; integers the shortest head")
+    func shortestForms() {
+        #expect(CBORWriter.encode(.double(1.5)) == [0xf9, 0x3e, 0x00])
+        #expect(CBORWriter.encode(.double(0.1)).count == 9)
+        #expect(CBORWriter.encode(.int(23)) == [0x17])
+        #expect(CBORWriter.encode(.int(24)) == [0x18, 0x18])
+        #expect(CBORWriter.encode(.int(-1)) == [0x20])
+        #expect(CBORWriter.encode(.int(Int64.min)) == [0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+    }
+
+    @Test("corrupt CBOR is a typed error, never a crash or a huge allocation")
+    func corruptCBOR() {
+        // A byte string claiming 2^62 bytes, a truncated map, an indefinite length, a tag.
+        for bytes: [UInt8] in [[0x5b, 0x40, 0, 0, 0, 0, 0, 0, 0], [0xa2, 0x61, 0x61], [0x9f], [0xc1, 0x00], [0x62, 0xff, 0xfe]] {
+            #expect(throws: CBORError.self) { try CBORReader.decode(bytes) }
+        }
+        let deep = [UInt8](repeating: 0x81, count: 1000) + [0x00]
+        #expect(throws: CBORError.self) { try CBORReader.decode(deep) }
+    }
+
+    @Test("JSON keeps integers and floats apart and round-trips through CBOR")
+    func jsonNumbers() throws {
+        let value = try JSONParser.parse(#"{"i": 3, "f": 3.0, "e": 1e3, "s": "a\"b\u00e9\ud83d\ude00", "n": null, "b": [true, false]}"#)
+        #expect(value["i"] == .int(3))
+        #expect(value["f"] == .double(3))
+        #expect(value["e"] == .double(1000))
+        #expect(value["s"] == .string("a\"bé😀"))
+        let text = JSONWriter.encode(value)
+        #expect(try JSONParser.parse(text) == value)
+        #expect(try CBORReader.decode(CBORWriter.encode(value)) == value)
+        #expect(JSONWriter.encode(.double(3)) == "3.0")
+    }
+
+    @Test("malformed JSON names the byte", arguments: [
+        "{", "{\"a\":}", "[1,]", "01", "{\"a\":1,\"a\":2}", "\"\\ud800\"", "1 2", "{\"a\":1e}", "99999999999999999999",
+    ])
+    func malformedJSON(text: String) {
+        #expect(throws: JSONError.self) { try JSONParser.parse(text) }
+    }
+
+    @Test("RFC 3339 parses offsets and fractions and formats with nine digits")
+    func rfc3339() throws {
+        let t = try #require(Timestamp(rfc3339: "2026-11-29T06:08:19.123456789Z"))
+        #expect(t.rfc3339 == "2026-11-29T06:08:19.123456789Z")
+        #expect(Timestamp(rfc3339: "2026-11-29T08:08:19.5+02:00")?.rfc3339 == "2026-11-29T06:08:19.500000000Z")
+        #expect(Timestamp(rfc3339: "1969-12-31T23:59:59.999999999Z")?.nanoseconds == -1)
+        #expect(Timestamp(nanoseconds: -1).rfc3339 == "1969-12-31T23:59:59.999999999Z")
+        for bad in ["2026-13-01T00:00:00Z", "2026-11-29", "2026-11-29T06:08:19", "yesterday", "2026-11-29T06:08:19.Z"] {
+            #expect(Timestamp(rfc3339: bad) == nil)
+        }
+    }
+
+    @Test("the hash of an exported event can be recomputed from its JSON line alone")
+    func offlineHash() throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        _ = try store.appendBlocking([event(tags: ["service": "api"]), event("t.two", ["f": 0.25, "nested": ["x": [1, 2]]])])
+        let hasher = try SHA256Hasher()
+        for stored in try store.read().collect() {
+            let line = Envelope.json(stored)
+            let json = try JSONParser.parse(line)
+            // Rebuild the canonical bytes from the JSON form.
+            var rebuilt = stored
+            rebuilt.data = try #require(json["data"])
+            rebuilt.time = try #require(Timestamp(rfc3339: json["time"]?.stringValue ?? ""))
+            let canonical = Record.canonicalBytes(of: rebuilt)
+            let prev = try #require(Digest(hex: json["prev"]?.stringValue ?? ""))
+            let hash = canonical.withUnsafeBytes { hasher.digest(prev: prev, canonical: $0) }
+            #expect(hash.hex == json["hash"]?.stringValue)
+        }
+    }
+}

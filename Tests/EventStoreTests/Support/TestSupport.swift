@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+@testable import EventStore
+
+/// A store in a fresh temporary directory, removed when the value is released.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        let base = FileManager.default.temporaryDirectory.path
+        path = base + "/recovery-test-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func store(_ name: String = "store") -> String { path + "/" + name }
+}
+
+/// Opens a store in a temporary directory with a manual clock.
+func makeStore(_ dir: TemporaryDirectory, clock: ManualClock = ManualClock(Timestamp(seconds: 1_795_000_000)),
+               configure: (inout StoreOptions) -> Void = { _ in }) throws -> EventStore {
+    var options = StoreOptions()
+    options.nodeID = "node-t"
+    options.clock = clock
+    configure(&options)
+    return try EventStore.open(at: dir.store(), options: options)
+}
+
+func event(_ type: String = "test.event", stream: String = "s/1", _ data: EventValue = ["k": 1],
+           tags: [String: String] = [:], id: String? = nil) -> NewEvent {
+    NewEvent(type: type, stream: stream, data: data, tags: tags, id: id)
+}
+
+/// Where the package's executables are: next to the test bundle.
+enum Executables {
+    static var directory: URL {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("recoveryctl").path), url.path != "/" {
+            url.deleteLastPathComponent()
+        }
+        return url
+    }
+
+    static var recoveryctl: String { directory.appendingPathComponent("recoveryctl").path }
+    static var crashHelper: String { directory.appendingPathComponent("StoreCrashHelper").path }
+}
+
+/// A child process whose stdout lines are collected as they come; waits are bounded.
+final class ChildProcess: @unchecked Sendable {
+    // @unchecked: `lines` and `finished` are guarded by `condition`.
+    let process = Process()
+    private let condition = NSCondition()
+    private var lines: [String] = []
+    private var partial = Data()
+    private var finished = false
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            self?.receive(data)
+        }
+        try process.run()
+    }
+
+    private func receive(_ data: Data) {
+        condition.lock()
+        defer { condition.unlock() }
+        if data.isEmpty { finished = true } else {
+            partial.append(data)
+            while let newline = partial.firstIndex(of: 0x0a) {
+                lines.append(String(decoding: partial[partial.startIndex..<newline], as: UTF8.self))
+                partial.removeSubrange(partial.startIndex...newline)
+            }
+        }
+        condition.broadcast()
+    }
+
+    var output: [String] {
+        condition.lock()
+        defer { condition.unlock() }
+        return lines
+    }
+
+    /// Waits until `predicate` holds for the lines so far, or `timeout` seconds pass.
+    @discardableResult
+    func waitFor(timeout: TimeInterval = 30, _ predicate: ([String]) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while !predicate(lines) {
+            if finished || !condition.wait(until: deadline) { return predicate(lines) }
+        }
+        return true
+    }
+
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Acknowledged positions printed as `ack SEQ`.
+    var acknowledged: [UInt64] { output.compactMap { $0.hasPrefix("ack ") ? UInt64($0.dropFirst(4)) : nil } }
+}
+
+/// Runs a command to completion and returns its exit status, stdout and stderr.
+func run(_ executable: String, _ arguments: [String], stdin: Data? = nil,
+         environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let input = Pipe()
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(stdin) }
+    try input.fileHandleForWriting.close()
+    // Drain both pipes concurrently so a large output cannot block the child.
+    let group = DispatchGroup()
+    nonisolated(unsafe) var errData = Data()
+    group.enter()
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+func recoveryctl(_ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    try run(Executables.recoveryctl, arguments, stdin: stdin)
+}
