@@ -113,10 +113,6 @@ struct GlobalArguments: ParsableArguments {
     }
 }
 
-extension StoreError {
-    var failure: CLIFailure { CLIFailure(self) }
-}
-
 /// Runs a store call, turning a `StoreError` into the CLI's failure.
 func storeCall<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as StoreError { throw CLIFailure(error) }

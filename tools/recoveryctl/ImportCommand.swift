@@ -31,7 +31,7 @@ struct Import: ParsableCommand {
             throw parsed.relocate(error)
         }
         let skipped = result.positions.count - result.written
-        let range = result.positions.isEmpty ? "" : "; seq \(result.positions.min()!)..\(result.positions.max()!)"
+        let range = result.positions.min().flatMap { low in result.positions.max().map { "; seq \(low)..\($0)" } } ?? ""
         print("imported \(result.written) events from \(source)" + (skipped > 0 ? " (\(skipped) already present)" : "") + range)
     }
 

@@ -22,9 +22,9 @@ struct EventPrinter {
 
     mutating func begin() {
         switch format {
-        case .table: print(pad("SEQ", 7) + " " + pad("TIME", 30) + " " + pad("NODE", 10) + " " + pad("TYPE", 22) + " " + pad("STREAM", 26) + " DATA")
-        case .json: print("[", terminator: "")
-        case .csv: print((EventPrinter.csvColumns + dataKeys.map { "data.\($0)" }).map(csvField).joined(separator: ","))
+        case .table: Swift.print(pad("SEQ", 7) + " " + pad("TIME", 30) + " " + pad("NODE", 10) + " " + pad("TYPE", 22) + " " + pad("STREAM", 26) + " DATA")
+        case .json: Swift.print("[", terminator: "")
+        case .csv: Swift.print((EventPrinter.csvColumns + dataKeys.map { "data.\($0)" }).map(csvField).joined(separator: ","))
         case .jsonl: break
         }
     }
@@ -57,8 +57,6 @@ struct EventPrinter {
     mutating func end() {
         if format == .json { Swift.print(count == 0 ? "]" : "\n]") }
     }
-
-    private func print(_ text: String, terminator: String = "\n") { Swift.print(text, terminator: terminator) }
 
     /// RFC 4180 quoting.
     private func csvField(_ s: String) -> String {

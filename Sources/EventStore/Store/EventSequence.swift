@@ -88,7 +88,7 @@ public final class EventIterator {
         var best: (dbi: MDB_dbi, key: [UInt8], isStream: Bool, count: Int)?
         for candidate in query.indexCandidates(txn.dbs) {
             let count = try duplicateCount(txn, candidate.dbi, candidate.key)
-            if best == nil || count < best!.count { best = (candidate.dbi, candidate.key, candidate.isStream, count) }
+            if count < (best?.count ?? .max) { best = (candidate.dbi, candidate.key, candidate.isStream, count) }
         }
         if let best {
             driver = .index(dbi: best.dbi, key: best.key, isStream: best.isStream)
@@ -134,7 +134,13 @@ public final class EventIterator {
         let cursor = try txn.cursor(txn.dbs.events)
         defer { cursor.close() }
         var entry = try cursor.get(MDB_SET_RANGE, key: Key.seq(tailNext))
-        if query.reverse, entry == nil || Key.readUInt64(entry!.key) > tailNext { entry = try cursor.get(entry == nil ? MDB_LAST : MDB_PREV) }
+        if query.reverse {
+            if let landed = entry {
+                if Key.readUInt64(landed.key) > tailNext { entry = try cursor.get(MDB_PREV) }
+            } else {
+                entry = try cursor.get(MDB_LAST)
+            }
+        }
         var scanned = 0
         while let current = entry, scanned < EventIterator.chunkSize * 4, buffer.count < EventIterator.chunkSize {
             let seq = Key.readUInt64(current.key)
@@ -262,9 +268,8 @@ public final class EventIterator {
                 buffer.append(event)
             }
             entry = try cursor.get(query.reverse ? MDB_PREV : MDB_NEXT)
-            if entry == nil { break }
-            let next = entry!
-            if query.reverse ? next.key.lexicographicallyPrecedes(lowerKey) : !next.key.lexicographicallyPrecedes(upperKey) {
+            if let next = entry,
+               query.reverse ? next.key.lexicographicallyPrecedes(lowerKey) : !next.key.lexicographicallyPrecedes(upperKey) {
                 entry = nil
             }
         }
