@@ -9,8 +9,13 @@ let package = Package(
     targets: [
         .systemLibrary(name: "BenchLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "BenchSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "BenchWorkload", dependencies: [.product(name: "EventStore", package: "RecoveryEngine")]),
         .executableTarget(name: "RecoveryBenchmarks", dependencies: [
-            "BenchLMDB", "BenchSQLite", .product(name: "EventStore", package: "RecoveryEngine"),
+            "BenchLMDB", "BenchSQLite", "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
+        ]),
+        // Builds a store and scans it repeatedly: a target for `perf record` on the replay path.
+        .executableTarget(name: "ScanProfile", dependencies: [
+            "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import EventStore
+import BenchWorkload
 import Foundation
 
 // Issue 2's benchmarks, every figure beside its baseline from the same run.
@@ -66,6 +67,12 @@ let warmDecodeSeconds = try seconds { try store.read().forEach { _ in scanned +=
 let rawScanSeconds = seconds { _ = plain.scan() }
 print("# first (cold) decode pass: \(format(Double(decoded) / decodeSeconds)) events/s")
 report("scan_decode", Double(scanned) / warmDecodeSeconds, "events/s", vs: ("raw_lmdb_cursor_scan", Double(count) / rawScanSeconds, "events/s"))
+var replayed = 0
+let replaySeconds = try seconds { try store.scan { _ in replayed += 1; return true } }
+report("replay_scan_full_events", Double(replayed) / replaySeconds, "events/s", vs: ("raw_lmdb_cursor_scan", Double(count) / rawScanSeconds, "events/s"))
+replayed = 0
+let envelopeSeconds = try seconds { try store.scan(fields: .envelope) { _ in replayed += 1; return true } }
+report("replay_scan_envelopes", Double(replayed) / envelopeSeconds, "events/s", vs: ("raw_lmdb_cursor_scan", Double(count) / rawScanSeconds, "events/s"))
 
 // 3. A 1,000-event time-range query (events are 1 ms apart).
 let since = workload.events[count / 2].time!

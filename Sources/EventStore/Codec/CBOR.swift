@@ -113,7 +113,7 @@ public struct CBORError: Error, Sendable, CustomStringConvertible {
 /// that remain, so corrupt input yields a `CBORError`, never a crash or a huge allocation.
 public struct CBORReader {
     let base: UnsafeRawBufferPointer
-    public private(set) var offset: Int
+    public internal(set) var offset: Int
     static let maximumDepth = 64
 
     public init(_ buffer: UnsafeRawBufferPointer, offset: Int = 0) {
@@ -125,12 +125,14 @@ public struct CBORReader {
 
     func fail(_ message: String) -> CBORError { CBORError(offset: offset, message: message) }
 
+    @inline(__always)
     mutating func byte() throws(CBORError) -> UInt8 {
         guard offset < base.count else { throw fail("unexpected end of data") }
         defer { offset += 1 }
         return base[offset]
     }
 
+    @inline(__always)
     mutating func bigEndian(_ width: Int) throws(CBORError) -> UInt64 {
         guard offset + width <= base.count else { throw fail("unexpected end of data") }
         var value: UInt64 = 0
@@ -140,6 +142,7 @@ public struct CBORReader {
     }
 
     /// Returns the major type and argument of the next item.
+    @inline(__always)
     public mutating func head() throws(CBORError) -> (major: UInt8, argument: UInt64, info: UInt8) {
         let initial = try byte()
         let major = initial >> 5, info = initial & 0x1f
@@ -153,6 +156,7 @@ public struct CBORReader {
         }
     }
 
+    @inline(__always)
     private mutating func length(_ argument: UInt64, unit: Int) throws(CBORError) -> Int {
         let remaining = base.count - offset
         guard argument <= UInt64(remaining / unit) else { throw fail("length \(argument) exceeds the data") }
@@ -220,25 +224,21 @@ public struct CBORReader {
     }
 
     /// Skips one complete item without allocating, returning the byte range it occupied.
+    /// Iterative, with a count of items still to skip, so deep nesting costs no stack.
     @discardableResult
     public mutating func skipItem(depth: Int = 0) throws(CBORError) -> Range<Int> {
-        guard depth < CBORReader.maximumDepth else { throw fail("nesting deeper than \(CBORReader.maximumDepth)") }
         let start = offset
-        let (major, argument, _) = try head()
-        switch major {
-        case 2, 3:
-            offset += try length(argument, unit: 1)
-        case 4:
-            for _ in 0..<(try length(argument, unit: 1)) { try skipItem(depth: depth + 1) }
-        case 5:
-            for _ in 0..<(try length(argument, unit: 2)) {
-                try skipItem(depth: depth + 1)
-                try skipItem(depth: depth + 1)
+        var pending = 1
+        while pending > 0 {
+            pending -= 1
+            let (major, argument, _) = try head()
+            switch major {
+            case 2, 3: offset += try length(argument, unit: 1)
+            case 4: pending += try length(argument, unit: 1)
+            case 5: pending += 2 * (try length(argument, unit: 2))
+            case 6: throw fail("tags are not used in this log")
+            default: break
             }
-        case 6:
-            throw fail("tags are not used in this log")
-        default:
-            break
         }
         return start..<offset
     }

@@ -11,9 +11,26 @@ public struct Digest: Sendable, Hashable, CustomStringConvertible {
     /// Reads 32 bytes; nil when fewer are given.
     public init?<C: Collection>(bytes: C) where C.Element == UInt8 {
         guard bytes.count == 32 else { return nil }
-        var w: [UInt64] = [0, 0, 0, 0]
-        for (i, b) in bytes.enumerated() { w[i / 8] = w[i / 8] << 8 | UInt64(b) }
-        words = (w[0], w[1], w[2], w[3])
+        var w = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        var index = 0
+        for b in bytes {
+            switch index >> 3 {
+            case 0: w.0 = w.0 << 8 | UInt64(b)
+            case 1: w.1 = w.1 << 8 | UInt64(b)
+            case 2: w.2 = w.2 << 8 | UInt64(b)
+            default: w.3 = w.3 << 8 | UInt64(b)
+            }
+            index += 1
+        }
+        words = w
+    }
+
+    /// Reads 32 bytes at `raw` as four big-endian words.
+    init(raw: UnsafeRawPointer) {
+        words = (UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)),
+                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
     }
 
     public init?(hex: String) {

@@ -73,14 +73,14 @@ enum Record {
 
     /// The hash a record claims, without decoding the rest.
     static func storedHash(_ record: UnsafeRawBufferPointer) -> Digest? {
-        guard record.count >= headerSize else { return nil }
-        return Digest(bytes: UnsafeRawBufferPointer(rebasing: record[1..<headerSize]))
+        guard record.count >= headerSize, let start = record.baseAddress else { return nil }
+        return Digest(raw: start + 1)
     }
 
     /// Decodes a stored record. Every structural fault (wrong version, truncation, a missing or
     /// mistyped field, a seq that disagrees with the key it is stored under) is a typed error
     /// naming the position.
-    static func decode(_ record: UnsafeRawBufferPointer, expectedSeq: UInt64, includePayload: Bool = true) throws(StoreError) -> Event {
+    static func decode(_ record: UnsafeRawBufferPointer, expectedSeq: UInt64, fields: EventFields = .all) throws(StoreError) -> Event {
         guard record.count > headerSize else {
             throw .corrupt(seq: expectedSeq, "record is \(record.count) bytes, shorter than its header")
         }
@@ -90,7 +90,7 @@ enum Record {
         guard let hash = storedHash(record) else { throw .corrupt(seq: expectedSeq, "record header") }
         do {
             var r = CBORReader(record, offset: headerSize)
-            return try decodeEnvelope(&r, hash: hash, expectedSeq: expectedSeq, includePayload: includePayload)
+            return try decodeEnvelope(&r, hash: hash, expectedSeq: expectedSeq, fields: fields)
         } catch let error as CBORError {
             throw .corrupt(seq: expectedSeq, error.description)
         } catch let error as StoreError {
@@ -100,53 +100,46 @@ enum Record {
         }
     }
 
-    private static func decodeEnvelope(_ r: inout CBORReader, hash: Digest, expectedSeq: UInt64, includePayload: Bool) throws -> Event {
+    private static func decodeEnvelope(_ r: inout CBORReader, hash: Digest, expectedSeq: UInt64, fields: EventFields) throws -> Event {
         var seq: UInt64?, version: UInt64?, id: String?, node: String?, stream: String?, type: String?
         var time: Int64?, hlc: HLC?, data: EventValue?, prev: Digest?
         var tags: [String: String] = [:]
         var causation: String?, correlation: String?
         let count = try r.readMapHead()
         for _ in 0..<count {
-            let key = try r.readString()
-            switch key {
-            case "id": id = try r.readString()
-            case "hlc":
-                var wall: Int64?, logical: UInt64?
-                for _ in 0..<(try r.readMapHead()) {
-                    switch try r.readString() {
-                    case "wall": wall = try r.readInt()
-                    case "logical": logical = try r.readUInt()
-                    default: _ = try r.skipItem()
-                    }
-                }
-                guard let wall, let logical, logical <= UInt64(UInt32.max) else {
-                    throw StoreError.corrupt(seq: expectedSeq, "malformed hlc")
-                }
-                hlc = HLC(wall: wall, logical: UInt32(logical))
-            case "seq": seq = try r.readUInt()
-            case "data":
-                if includePayload {
+            // Keys are matched on their bytes: building a String per key would cost more than
+            // the rest of the envelope.
+            switch try r.readEnvelopeKey() {
+            case .id:
+                if fields.contains(.links) { id = try r.readString() } else { try r.skipText(); id = "" }
+            case .hlc: hlc = try decodeClock(&r, expectedSeq: expectedSeq)
+            case .seq: seq = try r.readUInt()
+            case .data:
+                if fields.contains(.payload) {
                     data = try r.readValue()
                 } else {
                     try r.skipItem()
                     data = .map([:])
                 }
-            case "node": node = try r.readString()
-            case "prev":
-                prev = Digest(bytes: try r.readBytes())
+            case .node: node = try r.readString()
+            case .prev:
+                prev = try r.readDigest()
                 if prev == nil { throw StoreError.corrupt(seq: expectedSeq, "prev is not 32 bytes") }
-            case "tags":
+            case .tags:
+                guard fields.contains(.tags) else { try r.skipItem(); continue }
                 for _ in 0..<(try r.readMapHead()) {
                     let k = try r.readString()
                     tags[k] = try r.readString()
                 }
-            case "time": time = try r.readInt()
-            case "type": type = try r.readString()
-            case "stream": stream = try r.readString()
-            case "version": version = try r.readUInt()
-            case "causation": causation = try r.readString()
-            case "correlation": correlation = try r.readString()
-            default: _ = try r.skipItem()
+            case .time: time = try r.readInt()
+            case .type: type = try r.readString()
+            case .stream: stream = try r.readString()
+            case .version: version = try r.readUInt()
+            case .causation:
+                if fields.contains(.links) { causation = try r.readString() } else { try r.skipText() }
+            case .correlation:
+                if fields.contains(.links) { correlation = try r.readString() } else { try r.skipText() }
+            case .wall, .logical, .unknown: _ = try r.skipItem()
             }
         }
         guard r.isAtEnd else { throw StoreError.corrupt(seq: expectedSeq, "trailing bytes after the envelope") }
@@ -160,6 +153,109 @@ enum Record {
         return Event(seq: seq, id: id, time: Timestamp(nanoseconds: time), hlc: hlc, node: node, stream: stream,
                      version: version, type: type, tags: tags, data: data, causation: causation,
                      correlation: correlation, prev: prev, hash: hash)
+    }
+
+    private static func decodeClock(_ r: inout CBORReader, expectedSeq: UInt64) throws -> HLC {
+        var wall: Int64?, logical: UInt64?
+        for _ in 0..<(try r.readMapHead()) {
+            switch try r.readEnvelopeKey() {
+            case .wall: wall = try r.readInt()
+            case .logical: logical = try r.readUInt()
+            default: _ = try r.skipItem()
+            }
+        }
+        guard let wall, let logical, logical <= UInt64(UInt32.max) else {
+            throw StoreError.corrupt(seq: expectedSeq, "malformed hlc")
+        }
+        return HLC(wall: wall, logical: UInt32(logical))
+    }
+}
+
+/// The field names of the stored envelope (and its `hlc`), recognised without allocating.
+enum EnvelopeKey {
+    case id, hlc, seq, data, node, prev, tags, time, type, stream, version, causation, correlation
+    case wall, logical, unknown
+
+    /// Matches a key by length and its bytes packed into two little-endian words, compared with
+    /// constants (generated from the names in the comments), so matching costs no call, no
+    /// table and no allocation.
+    @inline(__always)
+    static func match(_ start: UnsafeRawPointer, count: Int) -> EnvelopeKey {
+        guard count <= 16 else { return .unknown }
+        var low: UInt64 = 0, high: UInt64 = 0
+        for i in 0..<min(count, 8) { low |= UInt64(start.load(fromByteOffset: i, as: UInt8.self)) << (8 * UInt64(i)) }
+        if count > 8 {
+            for i in 8..<count { high |= UInt64(start.load(fromByteOffset: i, as: UInt8.self)) << (8 * UInt64(i - 8)) }
+        }
+        switch (low, high) {
+        case (0x6469, 0x0) where count == 2: return .id  // "id"
+        case (0x636c68, 0x0) where count == 3: return .hlc  // "hlc"
+        case (0x716573, 0x0) where count == 3: return .seq  // "seq"
+        case (0x61746164, 0x0) where count == 4: return .data  // "data"
+        case (0x65646f6e, 0x0) where count == 4: return .node  // "node"
+        case (0x76657270, 0x0) where count == 4: return .prev  // "prev"
+        case (0x73676174, 0x0) where count == 4: return .tags  // "tags"
+        case (0x656d6974, 0x0) where count == 4: return .time  // "time"
+        case (0x65707974, 0x0) where count == 4: return .type  // "type"
+        case (0x6c6c6177, 0x0) where count == 4: return .wall  // "wall"
+        case (0x6d6165727473, 0x0) where count == 6: return .stream  // "stream"
+        case (0x6e6f6973726576, 0x0) where count == 7: return .version  // "version"
+        case (0x6c616369676f6c, 0x0) where count == 7: return .logical  // "logical"
+        case (0x6f69746173756163, 0x6e) where count == 9: return .causation  // "causation"
+        case (0x74616c6572726f63, 0x6e6f69) where count == 11: return .correlation  // "correlation"
+        default: return .unknown
+        }
+    }
+}
+
+/// Which optional parts of an event a reader wants decoded. Skipping the rest makes a replay that
+/// needs only the envelope several times faster. Skipped strings read as empty, skipped tags as
+/// an empty map, a skipped payload as an empty map.
+public struct EventFields: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// `data`.
+    public static let payload = EventFields(rawValue: 1)
+    /// `tags`.
+    public static let tags = EventFields(rawValue: 2)
+    /// `id`, `causation` and `correlation`.
+    public static let links = EventFields(rawValue: 4)
+    /// Everything; `seq`, `time`, `hlc`, `node`, `stream`, `version`, `type`, `prev` and `hash`
+    /// are always decoded.
+    public static let all: EventFields = [.payload, .tags, .links]
+    /// Only the always-decoded envelope fields.
+    public static let envelope: EventFields = []
+}
+
+extension CBORReader {
+    mutating func skipText() throws(CBORError) {
+        let (major, argument, _) = try head()
+        guard major == 3 else { throw fail("expected a text string") }
+        guard argument <= UInt64(base.count - offset) else { throw fail("length \(argument) exceeds the data") }
+        offset += Int(argument)
+    }
+
+    @inline(__always)
+    mutating func readEnvelopeKey() throws(CBORError) -> EnvelopeKey {
+        let (major, argument, _) = try head()
+        guard major == 3 else { throw fail("expected a text string") }
+        guard argument <= UInt64(base.count - offset) else { throw fail("length \(argument) exceeds the data") }
+        let count = Int(argument)
+        defer { offset += count }
+        guard let start = base.baseAddress else { return .unknown }
+        return EnvelopeKey.match(start + offset, count: count)
+    }
+
+    /// A 32-byte byte string as a digest, without an intermediate array; nil for another length.
+    mutating func readDigest() throws(CBORError) -> Digest? {
+        let (major, argument, _) = try head()
+        guard major == 2 else { throw fail("expected a byte string") }
+        guard argument <= UInt64(base.count - offset) else { throw fail("length \(argument) exceeds the data") }
+        let count = Int(argument)
+        defer { offset += count }
+        guard count == 32, let start = base.baseAddress else { return nil }
+        return Digest(raw: start + offset)
     }
 }
 

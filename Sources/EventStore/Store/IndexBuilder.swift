@@ -57,7 +57,7 @@ enum IndexBuilder {
             while let current = entry {
                 let seq = Key.readUInt64(current.key)
                 if seq > to { break }
-                entries.add(try Record.decode(current.value, expectedSeq: seq, includePayload: false))
+                entries.add(try Record.decode(current.value, expectedSeq: seq, fields: [.tags, .links]))
                 entry = try cursor.get(MDB_NEXT)
             }
             try insertSorted(txn, txn.dbs.streams, entries.streams)

@@ -39,19 +39,19 @@ extension EventStore {
                 if let first = try cursor.get(MDB_FIRST) {
                     let seq = Key.readUInt64(first.key)
                     stats.firstSeq = seq
-                    stats.firstTime = try Record.decode(first.value, expectedSeq: seq, includePayload: false).time
+                    stats.firstTime = try Record.decode(first.value, expectedSeq: seq, fields: .envelope).time
                 }
                 if let last = try cursor.get(MDB_LAST) {
                     let seq = Key.readUInt64(last.key)
                     stats.lastSeq = seq
-                    stats.lastTime = try Record.decode(last.value, expectedSeq: seq, includePayload: false).time
+                    stats.lastTime = try Record.decode(last.value, expectedSeq: seq, fields: .envelope).time
                 }
                 stats.perType = try countKeys(txn, txn.dbs.types, prefix: [])
                 stats.perNode = try countKeys(txn, txn.dbs.tags, prefix: [UInt8(ascii: "n")])
                 var entry = try cursor.get(MDB_SET_RANGE, key: Key.seq(checkpoint + 1))
                 while let current = entry {
                     let seq = Key.readUInt64(current.key)
-                    let event = try Record.decode(current.value, expectedSeq: seq, includePayload: false)
+                    let event = try Record.decode(current.value, expectedSeq: seq, fields: .envelope)
                     stats.perType[event.type, default: 0] += 1
                     stats.perNode[event.node, default: 0] += 1
                     entry = try cursor.get(MDB_NEXT)

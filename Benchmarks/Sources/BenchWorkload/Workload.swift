@@ -3,10 +3,10 @@ import Foundation
 
 /// The workload of issue 2: events with ~150-byte payloads spread at random over 2,000 streams,
 /// 12 types and 50 nodes.
-struct Workload {
-    let events: [NewEvent]
+public struct Workload: Sendable {
+    public let events: [NewEvent]
 
-    init(count: Int, seed: UInt64 = 1) {
+    public init(count: Int, seed: UInt64 = 1) {
         var rng = SplitMix64(seed: seed)
         let types = ["symptom.detected", "symptom.cleared", "action.planned", "action.started", "action.succeeded",
                      "action.failed", "action.rejected", "breaker.transitioned", "ratelimit.throttled", "mapek.cycle",
@@ -28,13 +28,13 @@ struct Workload {
 }
 
 
-func seconds(_ body: () throws -> Void) rethrows -> Double {
+public func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     try body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
-func freshDirectory(_ name: String) -> String {
+public func freshDirectory(_ name: String) -> String {
     let path = FileManager.default.temporaryDirectory.path + "/recovery-bench-\(name)-\(getpid())"
     try? FileManager.default.removeItem(atPath: path)
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -42,7 +42,7 @@ func freshDirectory(_ name: String) -> String {
 }
 
 /// One result line: `bench <name> <value> <unit> vs <baseline> <value> <unit> ratio <r>`.
-func report(_ name: String, _ value: Double, _ unit: String, vs baseline: (String, Double, String)? = nil) {
+public func report(_ name: String, _ value: Double, _ unit: String, vs baseline: (String, Double, String)? = nil) {
     var line = "bench \(name) \(format(value)) \(unit)"
     if let (baseName, baseValue, baseUnit) = baseline {
         line += " vs \(baseName) \(format(baseValue)) \(baseUnit) ratio \(format(value / baseValue))"
@@ -52,9 +52,9 @@ func report(_ name: String, _ value: Double, _ unit: String, vs baseline: (Strin
     fflush(nil)
 }
 
-nonisolated(unsafe) var results: [String] = []
+nonisolated(unsafe) public var results: [String] = []
 
-func format(_ v: Double) -> String {
+public func format(_ v: Double) -> String {
     if v >= 100 { return String(Int(v.rounded())) }
     return String(format: "%.3f", v)
 }
