@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "EventStore", targets: ["EventStore"]),
+        .library(name: "Projections", targets: ["Projections"]),
         .executable(name: "recoveryctl", targets: ["recoveryctl"]),
     ],
     dependencies: [
@@ -15,13 +16,18 @@ let package = Package(
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "EventStore", dependencies: ["CLMDB", "COpenSSL"]),
+        .target(name: "Projections", dependencies: ["EventStore"]),
         .executableTarget(
             name: "recoveryctl",
-            dependencies: ["EventStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["EventStore", "Projections", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/recoveryctl"),
         // A child process that appends until it is killed; the crash-safety tests drive it.
         .executableTarget(name: "StoreCrashHelper", dependencies: ["EventStore"], path: "Tests/StoreCrashHelper"),
-        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "StoreCrashHelper", "recoveryctl"]),
+        // Shared by the test targets: temporary directories and the projection determinism check
+        // that every projection plugs into.
+        .target(name: "TestKit", dependencies: ["EventStore", "Projections"], path: "Tests/TestKit"),
+        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestKit", "StoreCrashHelper", "recoveryctl"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "EventStore", "TestKit"]),
     ],
     swiftLanguageModes: [.v6]
 )

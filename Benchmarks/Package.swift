@@ -9,9 +9,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "BenchLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "BenchSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "BenchWorkload", dependencies: [.product(name: "EventStore", package: "RecoveryEngine")]),
+        .target(name: "BenchWorkload", dependencies: ["BenchLMDB", "BenchSQLite", .product(name: "EventStore", package: "RecoveryEngine")]),
         .executableTarget(name: "RecoveryBenchmarks", dependencies: [
             "BenchLMDB", "BenchSQLite", "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
+        ]),
+        // Issue 3: projection rebuild, state(at:) latency and memory.
+        .executableTarget(name: "ProjectionBenchmarks", dependencies: [
+            "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
+            .product(name: "Projections", package: "RecoveryEngine"),
         ]),
         // Builds a store and scans it repeatedly: a target for `perf record` on the replay path.
         .executableTarget(name: "ScanProfile", dependencies: [

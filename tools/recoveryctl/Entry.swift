@@ -15,7 +15,8 @@ struct Recoveryctl: ParsableCommand {
         commandName: "recoveryctl",
         abstract: "Query, verify and maintain a RecoveryEngine event store.",
         discussion: "The store is --store PATH (before or after the subcommand), else $RECOVERY_STORE, else ./recovery-store.",
-        subcommands: [Import.self, Query.self, Tail.self, Verify.self, Reindex.self, Stats.self])
+        subcommands: [Import.self, Query.self, Tail.self, Verify.self, Reindex.self, Stats.self,
+                      ReplayCommand.self, DiffCommand.self, ProjectionsCommand.self, RebuildCommand.self])
 
     static func main() {
         let arguments = GlobalArguments.hoistStoreOption(Array(CommandLine.arguments.dropFirst()))

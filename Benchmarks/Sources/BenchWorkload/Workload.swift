@@ -6,13 +6,15 @@ import Foundation
 public struct Workload: Sendable {
     public let events: [NewEvent]
 
-    public init(count: Int, seed: UInt64 = 1) {
+    /// Events `offset ..< offset + count` of the workload (`offset` shifts names and times, so
+    /// a large log can be generated in chunks).
+    public init(count: Int, seed: UInt64 = 1, offset: Int = 0) {
         var rng = SplitMix64(seed: seed)
         let types = ["symptom.detected", "symptom.cleared", "action.planned", "action.started", "action.succeeded",
                      "action.failed", "action.rejected", "breaker.transitioned", "ratelimit.throttled", "mapek.cycle",
                      "crdt.op", "cert.verdict"]
         let start = Timestamp(seconds: 1_795_000_000)
-        events = (0..<count).map { n in
+        events = (offset..<offset + count).map { n in
             let node = "node-\(rng.next() % 50)"
             var e = NewEvent(type: types[Int(rng.next() % 12)], stream: "service/s-\(rng.next() % 2000)",
                              data: ["action": .string("a-\(n)"), "target": .string("route/api-\(rng.next() % 100)"),
@@ -55,6 +57,7 @@ public func report(_ name: String, _ value: Double, _ unit: String, vs baseline:
 nonisolated(unsafe) public var results: [String] = []
 
 public func format(_ v: Double) -> String {
+    guard v.isFinite else { return v.isNaN ? "nan" : "inf" }
     if v >= 100 { return String(Int(v.rounded())) }
     return String(format: "%.3f", v)
 }

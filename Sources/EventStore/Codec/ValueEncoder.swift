@@ -74,7 +74,8 @@ private final class ValueEncoding: Encoder {
         case let v as Float:
             guard v.isFinite else { throw outOfRange(v, codingPath) }
             return .double(Double(v))
-        case let v as [UInt8]: return .bytes(v)
+        // Checked by type: a dynamic cast would also turn an empty array of anything into bytes.
+        case let v as [UInt8] where T.self == [UInt8].self: return .bytes(v)
         default: return nil
         }
     }

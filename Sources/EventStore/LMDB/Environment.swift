@@ -14,7 +14,8 @@ struct Databases {
     var types: MDB_dbi = 0        // dupsort: type -> seq (BE)
     var tags: MDB_dbi = 0         // dupsort: "n" node | "c" correlation | "t" key=value -> seq (BE)
     var time: MDB_dbi = 0         // time ns (BE, sign-flipped) ‖ seq (BE) -> empty
-    var checkpoints: MDB_dbi = 0  // name -> seq (BE)
+    var checkpoints: MDB_dbi = 0  // name -> seq (BE) [‖ projection version (BE u32)]
+    var snapshots: MDB_dbi = 0    // projection name ‖ 0 ‖ seq (BE) -> version (BE u32) ‖ digest ‖ state
     var meta: MDB_dbi = 0         // "format", "node", "hlc", "created"
 
     // Immutable; key paths are not Sendable, hence nonisolated(unsafe).
@@ -24,7 +25,11 @@ struct Databases {
         ("types", UInt32(MDB_DUPSORT | MDB_DUPFIXED), \.types),
         ("tags", UInt32(MDB_DUPSORT | MDB_DUPFIXED), \.tags),
         ("time", 0, \.time), ("checkpoints", 0, \.checkpoints), ("meta", 0, \.meta),
+        ("snapshots", 0, \.snapshots),
     ]
+
+    /// Databases that stores made by earlier builds lack; opening such a store adds them.
+    static let addedLater: Set<String> = ["snapshots"]
 }
 
 private enum WriteAttempt<T> { case done(T), resized, mapFull }
@@ -76,6 +81,15 @@ final class Environment: @unchecked Sendable {
     /// read transaction, committed so that the handles outlive it, so that readers never take
     /// the write lock.
     func openDatabases() throws {
+        do {
+            try openDatabasesReadOnly()
+        } catch StoreError.notAStore(_, let reason) where Databases.addedLater.contains(where: { reason.contains("'\($0)'") }) {
+            // A store from before a database existed: add it (an empty database changes nothing).
+            _ = try createDatabases { _ in () }
+        }
+    }
+
+    private func openDatabasesReadOnly() throws {
         try gate.withShared {
             var txn: OpaquePointer?
             try Environment.check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn), "beginning a read transaction", path: path)
@@ -257,6 +271,16 @@ struct Transaction {
     @discardableResult
     func put(_ dbi: MDB_dbi, _ key: [UInt8], _ value: [UInt8], flags: Int32 = 0) throws -> Bool {
         try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try put(dbi, k, v, flags: flags) } }
+    }
+
+    /// Returns false when the key was not there.
+    @discardableResult
+    func delete(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer) throws -> Bool {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        let rc = mdb_del(handle, dbi, &k, nil)
+        if rc == MDB_NOTFOUND { return false }
+        try Environment.check(rc, "deleting", path: path)
+        return true
     }
 
     func cursor(_ dbi: MDB_dbi) throws -> Cursor {

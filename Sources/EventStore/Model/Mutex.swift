@@ -6,11 +6,11 @@ import Darwin
 
 /// A small pthread mutex. `Synchronization.Mutex` needs newer Apple platforms than this package
 /// targets, and Foundation's `NSLock` is heavier than we want on the append path.
-final class Mutex: @unchecked Sendable {
+public final class Mutex: @unchecked Sendable {
     // @unchecked: the pthread mutex is the synchronisation.
     private let handle: UnsafeMutablePointer<pthread_mutex_t>
 
-    init() {
+    public init() {
         handle = .allocate(capacity: 1)
         handle.initialize(to: pthread_mutex_t())
         pthread_mutex_init(handle, nil)
@@ -21,7 +21,7 @@ final class Mutex: @unchecked Sendable {
         handle.deallocate()
     }
 
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    public func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         pthread_mutex_lock(handle)
         defer { pthread_mutex_unlock(handle) }
         return try body()

@@ -46,4 +46,39 @@ extension EventStore {
             return next - 1
         }
     }
+
+    /// Calls `body` with events from `from` (default: the head) down to seq 1, newest first,
+    /// until it returns false. Returns the seq of the last event delivered (0 when none was).
+    @discardableResult
+    public func scanBackward(from: UInt64? = nil, fields: EventFields = .all,
+                             _ body: (Event) throws -> Bool) throws(StoreError) -> UInt64 {
+        try storeCall {
+            var next = try from ?? head().seq
+            var last: UInt64 = 0
+            var stopped = false
+            while next >= 1 && !stopped {
+                try env.read { txn in
+                    let cursor = try txn.cursor(txn.dbs.events)
+                    defer { cursor.close() }
+                    var entry = try Key.seq(next).withUnsafeBytes { try cursor.get(MDB_SET_KEY, key: $0) }
+                    var delivered = 0
+                    while let (key, record) = entry, delivered < Self.scanEventsPerTransaction {
+                        let seq = Key.readUInt64(key)
+                        guard seq == next else { throw StoreError.corrupt(seq: next, "the log has no record at this position") }
+                        let event = try Record.decode(record, expectedSeq: seq, fields: fields)
+                        last = seq
+                        next = seq - 1
+                        delivered += 1
+                        guard try body(event) else { stopped = true; return }
+                        guard next >= 1 else { return }
+                        entry = try cursor.get(MDB_PREV)
+                    }
+                    if entry == nil && next >= 1 {
+                        throw StoreError.corrupt(seq: next, "the log has no record at this position")
+                    }
+                }
+            }
+            return last
+        }
+    }
 }

@@ -1,21 +1,7 @@
 import Foundation
 import Testing
 @testable import EventStore
-
-/// A store in a fresh temporary directory, removed when the value is released.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        let base = FileManager.default.temporaryDirectory.path
-        path = base + "/recovery-test-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func store(_ name: String = "store") -> String { path + "/" + name }
-}
+@_exported import TestKit
 
 /// Opens a store in a temporary directory with a manual clock.
 func makeStore(_ dir: TemporaryDirectory, clock: ManualClock = ManualClock(Timestamp(seconds: 1_795_000_000)),

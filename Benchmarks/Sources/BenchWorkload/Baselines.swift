@@ -3,12 +3,12 @@ import BenchSQLite
 import Foundation
 
 /// Raw LMDB through the C API: the physical limit, and the naive indexed design.
-final class RawLMDB {
+public final class RawLMDB {
     var env: OpaquePointer?
     var events: MDB_dbi = 0
     var indexes: [MDB_dbi] = []
 
-    init(path: String, indexed: Bool) {
+    public init(path: String, indexed: Bool) {
         mdb_env_create(&env)
         mdb_env_set_maxdbs(env, 8)
         mdb_env_set_mapsize(env, 8 << 30)
@@ -27,7 +27,7 @@ final class RawLMDB {
     }
 
     /// Opens an existing environment's named database read-only (to scan EventStore's records).
-    init(existing path: String, database: String) {
+    public init(existing path: String, database: String) {
         mdb_env_create(&env)
         mdb_env_set_maxdbs(env, 16)
         mdb_env_set_mapsize(env, 8 << 30)
@@ -52,7 +52,7 @@ final class RawLMDB {
 
     /// Appends records in durable transactions of `batch`; with indexes, inserts four index entries
     /// per record in the same transaction.
-    func append(_ records: [[UInt8]], keys: [IndexKeys], batch: Int, firstSeq: UInt64 = 1) {
+    public func append(_ records: [[UInt8]], keys: [IndexKeys], batch: Int, firstSeq: UInt64 = 1) {
         var seq = firstSeq
         var i = 0
         while i < records.count {
@@ -75,7 +75,7 @@ final class RawLMDB {
     }
 
     /// A cursor scan touching every value; returns the records seen.
-    func scan() -> Int {
+    public func scan() -> Int {
         var txn: OpaquePointer?
         mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn)
         var cursor: OpaquePointer?
@@ -93,7 +93,7 @@ final class RawLMDB {
         return n + (bytes & 0)
     }
 
-    func records() -> [[UInt8]] {
+    public func records() -> [[UInt8]] {
         var out: [[UInt8]] = []
         var txn: OpaquePointer?
         mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn)
@@ -111,22 +111,30 @@ final class RawLMDB {
     }
 }
 
-struct IndexKeys {
+public struct IndexKeys {
     var stream: [UInt8]
     var version: UInt64
     var type: [UInt8]
     var node: [UInt8]
     var time: UInt64
+
+    public init(stream: [UInt8], version: UInt64, type: [UInt8], node: [UInt8], time: UInt64) {
+        self.stream = stream
+        self.version = version
+        self.type = type
+        self.node = node
+        self.time = time
+    }
 }
 
 func be(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.bigEndian) { Array($0) } }
 
 /// SQLite in WAL mode with synchronous=FULL and the same four indexes.
-final class SQLiteBaseline {
+public final class SQLiteBaseline {
     var db: OpaquePointer?
     var insert: OpaquePointer?
 
-    init(path: String) {
+    public init(path: String) {
         sqlite3_open(path + "/events.sqlite", &db)
         exec("PRAGMA journal_mode=WAL")
         exec("PRAGMA synchronous=FULL")
@@ -143,9 +151,9 @@ final class SQLiteBaseline {
         sqlite3_close(db)
     }
 
-    func exec(_ sql: String) { sqlite3_exec(db, sql, nil, nil, nil) }
+    public func exec(_ sql: String) { sqlite3_exec(db, sql, nil, nil, nil) }
 
-    func append(_ records: [[UInt8]], keys: [IndexKeys], streams: [String], types: [String], nodes: [String], batch: Int) {
+    public func append(_ records: [[UInt8]], keys: [IndexKeys], streams: [String], types: [String], nodes: [String], batch: Int) {
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         var i = 0
         while i < records.count {

@@ -1,0 +1,87 @@
+import EventStore
+
+/// A pure reducer from the log to a state: current state, state at any earlier point, what an
+/// audit or a rollback needs, all from the same function.
+///
+/// `apply` must be deterministic and free of side effects. It receives nothing but the event and
+/// the state, so a projection cannot reach an actuator, a clock or a random generator; replaying
+/// a log therefore never acts on the world, and the same events always give byte-identical
+/// states, whether built incrementally, from a snapshot, or from scratch.
+///
+/// Events with malformed payloads must be tolerated (skipped or recorded), never trapped on:
+/// the log is external input.
+///
+/// ```swift
+/// struct Errors: Projection {
+///     var name: String { "errors" }
+///     var version: UInt32 { 1 }
+///     var initialState: [String: Int] { [:] }
+///     func apply(_ event: Event, to state: inout [String: Int]) {
+///         if event.type == "action.failed" { state[event.stream, default: 0] += 1 }
+///     }
+/// }
+/// ```
+public protocol Projection: Sendable {
+    associatedtype State: Codable & Equatable & Sendable
+
+    /// Unique among the projections of one store; names its snapshots and checkpoint.
+    var name: String { get }
+    /// Bump it whenever `apply` or `State` changes meaning: snapshots written by another version
+    /// are ignored and rebuilt, never misread.
+    var version: UInt32 { get }
+    var initialState: State { get }
+    /// The optional parts of an event that `apply` reads; replay skips decoding the rest.
+    var fields: EventFields { get }
+    /// A snapshot is saved after every event whose seq is a multiple of this.
+    var snapshotInterval: UInt64 { get }
+
+    func apply(_ event: Event, to state: inout State)
+}
+
+extension Projection {
+    public var fields: EventFields { .all }
+    public var snapshotInterval: UInt64 { 10_000 }
+
+    /// Folds `events` into `state`.
+    public func reduce<S: Sequence>(_ events: S, into state: inout State) where S.Element == Event {
+        for event in events { apply(event, to: &state) }
+    }
+}
+
+/// A projection's state in its canonical form: the deterministic CBOR bytes that snapshots hold
+/// and digests cover.
+public struct EncodedState: Sendable, Hashable {
+    public let bytes: [UInt8]
+    /// SHA-256 of `bytes`.
+    public let digest: Digest
+
+    public init(bytes: [UInt8]) throws(ProjectionError) {
+        self.bytes = bytes
+        do { digest = try Digest.sha256(bytes) } catch { throw .store(error) }
+    }
+
+    /// The state as a self-describing value, for JSON output and diffs.
+    public func value() throws(ProjectionError) -> EventValue {
+        do { return try EventValueDecoder().decode(EventValue.self, fromCBOR: bytes) } catch {
+            throw .undecodableState(reason: "\(error)")
+        }
+    }
+}
+
+extension Projection {
+    /// The canonical encoding of `state`.
+    public func encode(_ state: State) throws(ProjectionError) -> EncodedState {
+        let bytes: [UInt8]
+        do { bytes = try EventValueEncoder().encodeCBOR(state) } catch {
+            throw .unencodableState(projection: name, reason: "\(error)")
+        }
+        return try EncodedState(bytes: bytes)
+    }
+
+    /// Decodes a state from its canonical bytes.
+    public func decode(_ bytes: [UInt8]) throws(ProjectionError) -> State {
+        do { return try EventValueDecoder().decode(State.self, fromCBOR: bytes) } catch {
+            throw .undecodableState(reason: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import EventStore
+
+/// Keeps one projection current in a process that holds the store: restores the latest usable
+/// snapshot, catches up from there, then follows new events. Every `snapshotInterval` events
+/// (at seqs that are multiples of it) the state is saved together with the checkpoint, in one
+/// transaction.
+///
+/// Snapshots written by another version of the projection are deleted when the runner starts:
+/// they are never read as this version's state.
+public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
+    // @unchecked: `current` and `position` are guarded by `lock`.
+    public let projection: P
+    public let snapshotInterval: UInt64
+    private let replay: Replay<P>
+    private let lock = Mutex()
+    private var current: P.State
+    private var applied: UInt64
+
+    /// - Parameter snapshotInterval: overrides the projection's own interval (0 disables snapshots).
+    public init(store: EventStore, projection: P, snapshotInterval: UInt64? = nil,
+                warn: @escaping @Sendable (String) -> Void = { _ in }) throws(ProjectionError) {
+        self.projection = projection
+        self.snapshotInterval = snapshotInterval ?? projection.snapshotInterval
+        replay = Replay(store: store, projection: projection, warn: warn)
+        let stale = try storeStep {
+            try store.deleteSnapshots(name: projection.name, where: { $0.version != projection.version }, keepCheckpoint: true)
+        }
+        if stale > 0 { warn("projection \(projection.name): dropped \(stale) snapshots of other versions; rebuilding from the log") }
+        let head = try storeStep { try store.head().seq }
+        let (state, position, damaged) = try replay.restore(atOrBefore: head)
+        current = state
+        applied = position
+        // Damaged snapshots ahead of the restored one are rewritten as the runner passes them.
+        pendingRepairs = Set(damaged)
+    }
+
+    private var pendingRepairs: Set<UInt64>
+
+    /// The state after every event up to `position`.
+    public var state: P.State { lock.withLock { current } }
+    /// The seq of the last event applied.
+    public var position: UInt64 { lock.withLock { applied } }
+    public var store: EventStore { replay.store }
+
+    /// Applies every event up to the store's head; returns how many it applied.
+    @discardableResult
+    public func catchUp() throws(ProjectionError) -> Int {
+        try lock.withLock { () throws(ProjectionError) -> Int in
+            let head = try storeStep { try replay.store.head().seq }
+            let start = applied
+            while applied < head {
+                let boundary = nextSnapshot(after: applied).map { min($0, head) } ?? head
+                applied = try replay.replay(&current, from: applied, through: boundary)
+                try snapshotIfDue()
+            }
+            return Int(applied - start)
+        }
+    }
+
+    /// Saves the current state as a snapshot and moves the checkpoint to it (for example before
+    /// a planned shutdown, so the next start replays nothing).
+    public func saveSnapshot() throws(ProjectionError) {
+        try lock.withLock { () throws(ProjectionError) in
+            guard applied > 0 else { return }
+            try replay.save(current, at: applied)
+        }
+    }
+
+    /// Catches up, then applies events as they commit in this process until the task is
+    /// cancelled or the store closes.
+    public func run() async throws {
+        try catchUp()
+        for try await event in store.follow(after: position) {
+            try lock.withLock { () throws(ProjectionError) in
+                guard event.seq == applied + 1 else { return }
+                projection.apply(event, to: &current)
+                applied = event.seq
+                try snapshotIfDue()
+            }
+        }
+    }
+
+    /// The state at an earlier (or the current) point, from snapshots and the log; the live
+    /// state is untouched.
+    public func state(at point: ReplayPoint) throws(ProjectionError) -> (seq: UInt64, state: P.State) {
+        try replay.state(at: point)
+    }
+
+    /// The next seq at which a snapshot is due: a multiple of the interval, or a damaged
+    /// snapshot to rewrite.
+    private func nextSnapshot(after seq: UInt64) -> UInt64? {
+        let repair = pendingRepairs.filter { $0 > seq }.min()
+        guard snapshotInterval > 0 else { return repair }
+        let regular = (seq / snapshotInterval + 1) * snapshotInterval
+        return min(regular, repair ?? regular)
+    }
+
+    private func snapshotIfDue() throws(ProjectionError) {
+        let regular = snapshotInterval > 0 && applied % snapshotInterval == 0
+        guard applied > 0, regular || pendingRepairs.contains(applied) else { return }
+        try replay.save(current, at: applied)
+        pendingRepairs.remove(applied)
+    }
+}

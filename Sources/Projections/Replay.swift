@@ -1,0 +1,88 @@
+import EventStore
+
+/// Builds a projection's state at any point from the log: the nearest usable snapshot at or
+/// before the point, then a replay of the gap. Reading never disturbs a live runner; the only
+/// write is the repair of a damaged snapshot, which is rewritten with the state replayed from
+/// the log.
+public struct Replay<P: Projection>: Sendable {
+    public let store: EventStore
+    public let projection: P
+    /// Told about snapshots that were skipped (damaged, or written by another version).
+    public let warn: @Sendable (String) -> Void
+
+    public init(store: EventStore, projection: P, warn: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.store = store
+        self.projection = projection
+        self.warn = warn
+    }
+
+    /// The state after events 1 through `seq` (0 gives the initial state).
+    public func state(at seq: UInt64) throws(ProjectionError) -> P.State {
+        var (state, position, damaged) = try restore(atOrBefore: seq)
+        // Replay in segments that end at each damaged snapshot, so it can be rewritten correctly.
+        for repairAt in damaged.sorted() where repairAt > position && repairAt <= seq {
+            position = try replay(&state, from: position, through: repairAt)
+            try save(state, at: repairAt)
+            warn("projection \(projection.name): rebuilt the damaged snapshot at seq \(repairAt) from the log")
+        }
+        _ = try replay(&state, from: position, through: seq)
+        return state
+    }
+
+    /// The state at `point` and the seq the point resolved to.
+    public func state(at point: ReplayPoint) throws(ProjectionError) -> (seq: UInt64, state: P.State) {
+        let seq = try store.resolve(point)
+        return (seq, try state(at: seq))
+    }
+
+    /// The state after events 1 through `seq`, ignoring every snapshot.
+    public func fromScratch(through seq: UInt64) throws(ProjectionError) -> P.State {
+        var state = projection.initialState
+        _ = try replay(&state, from: 0, through: seq)
+        return state
+    }
+
+    /// Applies events `position + 1 ... seq`; returns the new position.
+    func replay(_ state: inout P.State, from position: UInt64, through seq: UInt64) throws(ProjectionError) -> UInt64 {
+        guard seq > position else { return position }
+        let projection = self.projection
+        return try storeStep {
+            try store.scan(from: position + 1, through: seq, fields: projection.fields) { event in
+                projection.apply(event, to: &state)
+                return true
+            }
+        }
+    }
+
+    /// The newest intact snapshot of this version at or before `seq` (else the initial state),
+    /// and the seqs of damaged snapshots passed over on the way.
+    func restore(atOrBefore seq: UInt64) throws(ProjectionError) -> (P.State, UInt64, damaged: [UInt64]) {
+        var damaged: [UInt64] = []
+        var restored: P.State?
+        let projection = self.projection
+        let snapshot = try storeStep {
+            try store.snapshot(name: projection.name, atOrBefore: seq) { candidate in
+                // A value too short for its header has no version; it counts as damaged.
+                let headerless = candidate.digest == .zero && candidate.state.isEmpty
+                guard candidate.version == projection.version || headerless else { return false }
+                guard candidate.isIntact, let state = try? projection.decode(candidate.state) else {
+                    damaged.append(candidate.seq)
+                    return false
+                }
+                restored = state
+                return true
+            }
+        }
+        for seq in damaged {
+            warn("projection \(projection.name): the snapshot at seq \(seq) does not match its digest; replaying from an earlier point")
+        }
+        guard let snapshot, let restored else { return (projection.initialState, 0, damaged) }
+        return (restored, snapshot.seq, damaged)
+    }
+
+    func save(_ state: P.State, at seq: UInt64) throws(ProjectionError) {
+        let encoded = try projection.encode(state)
+        let projection = self.projection
+        try storeStep { try store.saveSnapshot(name: projection.name, version: projection.version, seq: seq, state: encoded.bytes) }
+    }
+}
