@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "Projections", targets: ["Projections"]),
+        .library(name: "Healing", targets: ["Healing"]),
+        .library(name: "MeshSimulation", targets: ["MeshSimulation"]),
         .executable(name: "recoveryctl", targets: ["recoveryctl"]),
     ],
     dependencies: [
@@ -17,9 +19,12 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "EventStore", dependencies: ["CLMDB", "COpenSSL"]),
         .target(name: "Projections", dependencies: ["EventStore"]),
+        .target(name: "Healing", dependencies: ["EventStore", "Projections"]),
+        .target(name: "MeshSimulation", dependencies: ["Healing", "EventStore", "Projections"]),
         .executableTarget(
             name: "recoveryctl",
-            dependencies: ["EventStore", "Projections", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["EventStore", "Projections", "Healing", "MeshSimulation",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/recoveryctl"),
         // A child process that appends until it is killed; the crash-safety tests drive it.
         .executableTarget(name: "StoreCrashHelper", dependencies: ["EventStore"], path: "Tests/StoreCrashHelper"),

@@ -16,7 +16,8 @@ struct Recoveryctl: ParsableCommand {
         abstract: "Query, verify and maintain a RecoveryEngine event store.",
         discussion: "The store is --store PATH (before or after the subcommand), else $RECOVERY_STORE, else ./recovery-store.",
         subcommands: [Import.self, Query.self, Tail.self, Verify.self, Reindex.self, Stats.self,
-                      ReplayCommand.self, DiffCommand.self, ProjectionsCommand.self, RebuildCommand.self])
+                      ReplayCommand.self, DiffCommand.self, ProjectionsCommand.self, RebuildCommand.self,
+                      DemoCommand.self, RollbackCommand.self, BreakersCommand.self, ActionsCommand.self])
 
     static func main() {
         let arguments = GlobalArguments.hoistStoreOption(Array(CommandLine.arguments.dropFirst()))
@@ -108,8 +109,11 @@ struct GlobalArguments: ParsableArguments {
             i += 1
         }
         guard !hoisted.isEmpty else { return arguments }
+        // Right after the subcommand name, so that an option that takes the rest of the line
+        // (rollback --exec CMD ARGS...) cannot swallow it.
         let terminator = rest.firstIndex(of: "--") ?? rest.endIndex
-        rest.insert(contentsOf: hoisted, at: terminator)
+        let afterName = rest.firstIndex { !$0.hasPrefix("-") }.map { $0 + 1 } ?? terminator
+        rest.insert(contentsOf: hoisted, at: min(afterName, terminator))
         return rest
     }
 }

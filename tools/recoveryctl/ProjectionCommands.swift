@@ -1,11 +1,12 @@
 import ArgumentParser
 import EventStore
 import Foundation
+import Healing
 import Projections
 
 /// The projections recoveryctl knows by name.
 enum Catalog {
-    static let projections = ProjectionRegistry.generic
+    static let projections = ProjectionRegistry.generic.adding(ProjectionRegistry.healing())
 }
 
 /// Warnings (a damaged snapshot that was rebuilt, say) go to stderr, apart from the output.

@@ -1,0 +1,82 @@
+import EventStore
+import Projections
+
+/// The healing engine of one node agent: a MAPE-K loop over observations, executing recovery
+/// actions through the agent's `Actuator` behind rate limiters, circuit breakers and retries,
+/// and recording every step in the event log.
+///
+/// ```swift
+/// let engine = try await HealingEngine.open(store: store, config: config, actuator: agentActuator,
+///                                           declaring: currentTopology)
+/// let report = try await engine.cycle([Observation(service: "api", metric: "availability", value: 0.2)])
+/// ```
+public actor HealingEngine {
+    public let store: EventStore
+    public let config: HealingConfig
+    let actuator: any Actuator
+    let sleeper: any Sleeper
+    let breaker: CircuitBreaker
+    var knowledge: Knowledge
+
+    /// Opens the engine on `store`: replays the log into its knowledge, then, if the store has
+    /// never had a topology declared, records `declaring` as `topology.declared`.
+    public static func open(store: EventStore, config: HealingConfig, actuator: any Actuator,
+                            sleeper: any Sleeper = SystemSleeper(), declaring topology: Topology? = nil) async throws(HealingError) -> HealingEngine {
+        let engine = HealingEngine(store: store, config: config, actuator: actuator, sleeper: sleeper)
+        try await engine.catchUp()
+        if let topology, await !engine.knowledge.topologyDeclared {
+            _ = try await engine.record([NewEvent(type: HealingEvent.topologyDeclared, stream: "topology/mesh", data: topology.document)])
+        }
+        return engine
+    }
+
+    init(store: EventStore, config: HealingConfig, actuator: any Actuator, sleeper: any Sleeper) {
+        self.store = store
+        self.config = config
+        self.actuator = actuator
+        self.sleeper = sleeper
+        breaker = CircuitBreaker(config: config.breaker)
+        knowledge = Knowledge(breaker: config.breaker)
+    }
+
+    var now: Timestamp { store.options.clock.now() }
+
+    /// Applies every event the knowledge has not seen (including other writers' events).
+    func catchUp() throws(HealingError) {
+        var k = knowledge
+        do {
+            try store.scan(from: k.position + 1) { event in
+                k.apply(event)
+                return true
+            }
+        } catch { throw .store(error.description) }
+        knowledge = k
+    }
+
+    /// Appends events and applies them to the knowledge; returns them as stored.
+    @discardableResult
+    func record(_ events: [NewEvent]) async throws(HealingError) -> [Event] {
+        guard !events.isEmpty else { return [] }
+        let result: AppendResult
+        do { result = try await store.append(events) } catch { throw .store(error.description) }
+        try catchUp()
+        var stored: [Event] = []
+        for position in result.positions {
+            do { if let event = try store.event(at: position) { stored.append(event) } } catch { throw .store(error.description) }
+        }
+        return stored
+    }
+
+    // MARK: Knowledge, read by agents and tools
+
+    public var topology: Topology { knowledge.topology }
+    public var breakers: [String: BreakerState] { knowledge.breakers }
+    public var limiters: [String: LimiterWindow] { knowledge.limiters }
+    public var actions: [String: ActionRecord] { knowledge.actions }
+    public var activeSymptoms: [String: MapekProjection.ActiveSymptom] { knowledge.mapek.active }
+
+    /// Breakers whose open wait is over (eligible for a trial call).
+    public func eligibleForTrial() -> [String] {
+        knowledge.breakers.filter { breaker.isEligibleForTrial($0.value, now: now) }.keys.sorted()
+    }
+}

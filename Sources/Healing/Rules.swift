@@ -1,0 +1,129 @@
+import EventStore
+
+/// One measurement fed to the monitor phase. Observations are not logged; symptoms are.
+public struct Observation: Sendable, Hashable {
+    public var node: String?
+    public var service: String?
+    /// `latency_ms`, `error_rate` or `availability` (or any name a rule uses).
+    public var metric: String
+    public var value: Double
+
+    public init(node: String? = nil, service: String? = nil, metric: String, value: Double) {
+        self.node = node
+        self.service = service
+        self.metric = metric
+        self.value = value
+    }
+}
+
+/// A threshold with hysteresis: fires once when crossed, clears only when back past `clearAt`.
+public struct SymptomRule: Sendable, Hashable {
+    public enum Scope: String, Sendable { case node, service }
+    public var name: String
+    public var metric: String
+    public var scope: Scope
+    /// True: fires above `threshold`; false: fires below it.
+    public var firesAbove: Bool
+    public var threshold: Double
+    public var clearAt: Double
+
+    public init(name: String, metric: String, scope: Scope, firesAbove: Bool, threshold: Double, clearAt: Double) {
+        self.name = name
+        self.metric = metric
+        self.scope = scope
+        self.firesAbove = firesAbove
+        self.threshold = threshold
+        self.clearAt = clearAt
+    }
+
+    func fires(_ value: Double) -> Bool { firesAbove ? value > threshold : value < threshold }
+    func clears(_ value: Double) -> Bool { firesAbove ? value < clearAt : value > clearAt }
+
+    func subject(_ o: Observation) -> String? { scope == .node ? o.node : o.service }
+
+    /// The key of the symptom this rule raises for an observation's subject.
+    func key(_ subject: String) -> String { "\(name)|\(scope.rawValue)|\(subject)" }
+}
+
+/// What the plan phase sees of a symptom.
+public struct SymptomContext: Sendable {
+    public var rule: String
+    public var node: String?
+    public var service: String?
+    public var key: String
+}
+
+/// Maps a symptom (on detection, or on clearing) to an action, given the topology.
+public struct PlanRule: Sendable {
+    public enum Trigger: Sendable { case detected, cleared }
+    public var symptom: String
+    public var trigger: Trigger
+    public var plan: @Sendable (SymptomContext, Topology) -> Action?
+
+    public init(symptom: String, on trigger: Trigger = .detected, plan: @escaping @Sendable (SymptomContext, Topology) -> Action?) {
+        self.symptom = symptom
+        self.trigger = trigger
+        self.plan = plan
+    }
+}
+
+/// Everything that shapes the engine's decisions. The same config over the same log gives the
+/// same decisions, which is what makes a restarted engine continue exactly.
+public struct HealingConfig: Sendable {
+    /// Seeds retry jitter (with the action id and attempt).
+    public var seed: UInt64 = 0
+    public var breaker = BreakerConfig()
+    public var limits = RateLimits()
+    public var retry = RetryPolicy()
+    public var symptoms: [SymptomRule] = HealingConfig.defaultSymptoms
+    public var plans: [PlanRule]
+    /// Regions a service can fail over to, in order of preference.
+    public var regions: [String] = []
+    /// Alternative routes per destination, in order of preference.
+    public var alternateRoutes: [String: [String]] = [:]
+    /// The stream and node tag of this agent's `mapek.cycle` events.
+    public var agent = "agent"
+
+    public init(seed: UInt64 = 0, regions: [String] = [], alternateRoutes: [String: [String]] = [:]) {
+        self.seed = seed
+        self.regions = regions
+        self.alternateRoutes = alternateRoutes
+        plans = HealingConfig.defaultPlans(regions: regions, alternateRoutes: alternateRoutes)
+    }
+
+    public static let defaultSymptoms: [SymptomRule] = [
+        SymptomRule(name: "service_unavailable", metric: "availability", scope: .service, firesAbove: false, threshold: 0.5, clearAt: 0.9),
+        SymptomRule(name: "high_error_rate", metric: "error_rate", scope: .service, firesAbove: true, threshold: 0.2, clearAt: 0.05),
+        SymptomRule(name: "high_latency", metric: "latency_ms", scope: .service, firesAbove: true, threshold: 500, clearAt: 200),
+        SymptomRule(name: "node_unavailable", metric: "availability", scope: .node, firesAbove: false, threshold: 0.5, clearAt: 0.9),
+    ]
+
+    /// Fail over an unavailable service, scale up one with errors, switch the route of a slow
+    /// one, quarantine an unavailable node and release it once it is back.
+    public static func defaultPlans(regions: [String], alternateRoutes: [String: [String]]) -> [PlanRule] {
+        [
+            PlanRule(symptom: "service_unavailable") { s, topology in
+                guard let service = s.service, let from = topology.regions[service],
+                      let to = regions.first(where: { $0 != from }) else { return nil }
+                return .failover(service: service, fromRegion: from, toRegion: to)
+            },
+            PlanRule(symptom: "high_error_rate") { s, topology in
+                guard let service = s.service, let replicas = topology.replicas[service] else { return nil }
+                return .scale(service: service, from: replicas, to: replicas + 1)
+            },
+            PlanRule(symptom: "high_latency") { s, topology in
+                guard let service = s.service, let from = topology.routes[service],
+                      let to = alternateRoutes[service]?.first(where: { $0 != from }) else { return nil }
+                return .switchRoute(destination: service, from: from, to: to)
+            },
+            PlanRule(symptom: "node_unavailable") { s, topology in
+                guard let node = s.node, !topology.isQuarantined(node) else { return nil }
+                return .quarantine(node: node, reason: "node_unavailable")
+            },
+            PlanRule(symptom: "node_unavailable", on: .cleared) { s, topology in
+                guard let node = s.node, topology.isQuarantined(node) else { return nil }
+                return .release(node: node)
+            },
+        ]
+    }
+}
