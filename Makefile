@@ -32,6 +32,7 @@ bench: deps
 	cd Benchmarks && $(SWIFT) build -c release
 	cd Benchmarks && .build/release/RecoveryBenchmarks
 	cd Benchmarks && .build/release/ProjectionBenchmarks
+	cd Benchmarks && .build/release/HealingBenchmarks
 
 clean:
 	rm -rf .build Benchmarks/.build

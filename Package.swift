@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "TestKit", dependencies: ["EventStore", "Projections"], path: "Tests/TestKit"),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestKit", "StoreCrashHelper", "recoveryctl"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "EventStore", "TestKit"]),
+        .testTarget(name: "HealingTests", dependencies: ["Healing", "MeshSimulation", "Projections", "EventStore", "TestKit"]),
     ],
     swiftLanguageModes: [.v6]
 )

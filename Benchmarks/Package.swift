@@ -18,6 +18,11 @@ let package = Package(
             "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
             .product(name: "Projections", package: "RecoveryEngine"),
         ]),
+        // Issue 4: guarded action overhead and a 10,000-action scenario.
+        .executableTarget(name: "HealingBenchmarks", dependencies: [
+            "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
+            .product(name: "Healing", package: "RecoveryEngine"),
+        ]),
         // Builds a store and scans it repeatedly: a target for `perf record` on the replay path.
         .executableTarget(name: "ScanProfile", dependencies: [
             "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
