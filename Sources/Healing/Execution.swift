@@ -42,13 +42,17 @@ extension HealingEngine {
         ]
         if let key = context.symptomKey { data["symptom_key"] = .string(key) }
         if let compensates = context.compensates { data["compensates"] = .string(compensates) }
-        try await record([NewEvent(type: HealingEvent.actionPlanned, stream: "action/\(id)", data: .map(data),
-                                   causation: context.causation, correlation: context.correlation)])
-        let outcome = try await execute(action, id: id, limiterKey: context.limiterKey, correlation: context.correlation)
+        // The plan is committed together with the first decision about it (started or
+        // rejected): one durable commit fewer per action, and nothing is acted on unrecorded.
+        let planned = NewEvent(type: HealingEvent.actionPlanned, stream: "action/\(id)", data: .map(data),
+                               causation: context.causation, correlation: context.correlation)
+        let outcome = try await execute(action, id: id, limiterKey: context.limiterKey, correlation: context.correlation, planned: planned)
         return (id, outcome)
     }
 
-    func execute(_ action: Action, id: String, limiterKey: String, correlation: String?) async throws(HealingError) -> ActionOutcome {
+    func execute(_ action: Action, id: String, limiterKey: String, correlation: String?, planned: NewEvent) async throws(HealingError) -> ActionOutcome {
+        // Knowledge must see the plan before the guards read it; it is appended with what follows.
+        var pending: [NewEvent] = [planned]
         let breakerName = action.target
         let limit = config.limits.limit(for: limiterKey)
         let firstStart = now
@@ -62,7 +66,7 @@ extension HealingEngine {
             // Rate limiter first: a rejected attempt does not count against the window.
             let inWindow = knowledge.limiters[limiterKey]?.inWindow(now: now) ?? 0
             if inWindow >= limit.limit {
-                try await record([
+                try await record(after: &pending, [
                     event(HealingEvent.actionRejected, ["action": .string(id), "reason": "rate_limited", "limiter": .string(limiterKey)]),
                     event(HealingEvent.rateLimitThrottled, ["limiter": .string(limiterKey), "limit": .int(Int64(limit.limit)),
                                                            "window_s": .int(Int64(limit.windowSeconds)), "in_window": .int(Int64(inWindow)),
@@ -73,14 +77,14 @@ extension HealingEngine {
             let state = knowledge.breakers[breakerName] ?? BreakerState()
             switch breaker.admission(state, now: now) {
             case .reject:
-                try await record([event(HealingEvent.actionRejected, ["action": .string(id), "reason": "breaker_open", "breaker": .string(breakerName)])])
+                try await record(after: &pending, [event(HealingEvent.actionRejected, ["action": .string(id), "reason": "breaker_open", "breaker": .string(breakerName)])])
                 return .rejected(reason: "breaker_open")
             case .allowAsTrial:
-                try await transition(breakerName, to: .halfOpen, reason: "open_wait_elapsed", correlation: correlation)
+                try await record(after: &pending, [transitionEvent(breakerName, to: .halfOpen, reason: "open_wait_elapsed", correlation: correlation)])
             case .allow:
                 break
             }
-            try await record([event(HealingEvent.actionStarted, ["action": .string(id), "attempt": .int(Int64(attempt)), "breaker": .string(breakerName),
+            try await record(after: &pending, [event(HealingEvent.actionStarted, ["action": .string(id), "attempt": .int(Int64(attempt)), "breaker": .string(breakerName),
                                                                 "limiter": .string(limiterKey), "window_s": .int(Int64(limit.windowSeconds))])])
             let started = now
             let result: Result<Action, ActuatorFailure>
@@ -88,7 +92,7 @@ extension HealingEngine {
             let duration = Int((now.nanoseconds - started.nanoseconds) / 1_000_000)
             switch result {
             case .success(let effect):
-                try await record([event(HealingEvent.actionSucceeded, ["action": .string(id), "attempt": .int(Int64(attempt)),
+                try await record(after: &pending, [event(HealingEvent.actionSucceeded, ["action": .string(id), "attempt": .int(Int64(attempt)),
                                                                       "duration_ms": .int(Int64(duration)), "effect": effect.document,
                                                                       "breaker": .string(breakerName)])])
                 try await transitionIfDue(breakerName, correlation: correlation)
@@ -101,13 +105,20 @@ extension HealingEngine {
                                                   "retryable": .bool(failure.retryable), "duration_ms": .int(Int64(duration)),
                                                   "breaker": .string(breakerName)]
                 if retrying { data["retry_in_ms"] = .int(Int64(delay)) }
-                try await record([event(HealingEvent.actionFailed, data)])
+                try await record(after: &pending, [event(HealingEvent.actionFailed, data)])
                 try await transitionIfDue(breakerName, correlation: correlation)
                 guard retrying else { return .failed(error: failure.message, attempts: attempt) }
                 previousDelay = delay
                 await sleeper.sleep(nanoseconds: Int64(delay) * 1_000_000)
             }
         }
+    }
+
+    /// Records `pending` (events held back to share a commit) followed by `events`.
+    func record(after pending: inout [NewEvent], _ events: [NewEvent]) async throws(HealingError) {
+        let batch = pending + events
+        pending = []
+        try await record(batch)
     }
 
     /// Records the transition an outcome calls for (trip, reopen, close).
@@ -117,12 +128,16 @@ extension HealingEngine {
     }
 
     func transition(_ name: String, to phase: BreakerPhase, reason: String, correlation: String?, operatorName: String? = nil) async throws(HealingError) {
+        try await record([transitionEvent(name, to: phase, reason: reason, correlation: correlation, operatorName: operatorName)])
+    }
+
+    func transitionEvent(_ name: String, to phase: BreakerPhase, reason: String, correlation: String?, operatorName: String? = nil) -> NewEvent {
         let state = knowledge.breakers[name] ?? BreakerState()
         var data: [String: EventValue] = ["breaker": .string(name), "from": .string(state.phase.rawValue), "to": .string(phase.rawValue),
                                           "failures": .int(Int64(state.consecutiveFailures)), "successes": .int(Int64(state.halfOpenSuccesses)),
                                           "reason": .string(reason)]
         if let operatorName { data["operator"] = .string(operatorName) }
-        try await record([NewEvent(type: HealingEvent.breakerTransitioned, stream: "breaker/\(name)", data: .map(data), correlation: correlation)])
+        return NewEvent(type: HealingEvent.breakerTransitioned, stream: "breaker/\(name)", data: .map(data), correlation: correlation)
     }
 
     // MARK: Operator overrides

@@ -43,14 +43,17 @@ public actor HealingEngine {
 
     /// Applies every event the knowledge has not seen (including other writers' events).
     func catchUp() throws(HealingError) {
+        // Moved out and back rather than copied: a copy would make every dictionary in it
+        // copy-on-write on the first change, which costs O(log length) per append.
         var k = knowledge
+        knowledge = Knowledge(breaker: config.breaker)
+        defer { knowledge = k }
         do {
             try store.scan(from: k.position + 1) { event in
                 k.apply(event)
                 return true
             }
         } catch { throw .store(error.description) }
-        knowledge = k
     }
 
     /// Appends events and applies them to the knowledge; returns them as stored.

@@ -21,15 +21,27 @@ public struct LimiterWindow: Sendable, Codable, Equatable {
     /// Attempts inside the window that ends at `now`.
     public func inWindow(now: Timestamp) -> Int {
         let start = now.nanoseconds - Int64(windowSeconds) * 1_000_000_000
-        return attempts.filter { $0 > start }.count
+        // Attempts are in time order: binary search for the first inside the window.
+        var low = 0, high = attempts.count
+        while low < high {
+            let mid = (low + high) / 2
+            if attempts[mid] > start { high = mid } else { low = mid + 1 }
+        }
+        return attempts.count - low
     }
 
     /// Records an admitted attempt and forgets those that slid out of the window.
     public mutating func record(at time: Int64, windowSeconds: Int) {
         self.windowSeconds = windowSeconds
         let start = time - Int64(windowSeconds) * 1_000_000_000
-        attempts.removeAll { $0 <= start }
-        attempts.append(time)
+        let expired = attempts.prefix { $0 <= start }.count
+        attempts.removeFirst(expired)
+        // Kept in time order (a wall clock that stepped back inserts in place).
+        if let last = attempts.last, last > time {
+            attempts.insert(time, at: attempts.firstIndex { $0 > time } ?? attempts.endIndex)
+        } else {
+            attempts.append(time)
+        }
     }
 }
 

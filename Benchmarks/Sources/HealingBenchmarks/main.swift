@@ -28,23 +28,28 @@ let guardedSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 let recorded = try store.query(EventQuery(fromSeq: 2)).collect()  // seq 1 declares the topology
 store.close()
 
-// The same events, appended bare: one append per event, as the engine commits them.
+// The same events, appended bare in the same commits as the engine makes them: the plan shares
+// a commit with the decision that follows it (started or rejected), every outcome is its own.
+var commits: [[NewEvent]] = []
+for event in recorded {
+    let bareEvent = NewEvent(type: event.type, stream: event.stream, data: event.data)
+    if commits.last?.last?.type == HealingEvent.actionPlanned { commits[commits.count - 1].append(bareEvent) } else { commits.append([bareEvent]) }
+}
 let bare = try EventStore.open(at: freshDirectory("bare"))
-let sameEvents = recorded.map { NewEvent(type: $0.type, stream: $0.stream, data: $0.data) }
 let bareStart = DispatchTime.now().uptimeNanoseconds
-for event in sameEvents { _ = try await bare.append([event]) }
+for commit in commits { _ = try await bare.append(commit) }
 let bareSeconds = Double(DispatchTime.now().uptimeNanoseconds - bareStart) / 1e9
 bare.close()
 
-// Raw LMDB: the same number of one-record durable transactions.
+// Raw LMDB: the same number of durable transactions, one record each.
 let raw = RawLMDB(path: freshDirectory("raw"), indexed: false)
-let records = recorded.map { Array(Envelope.json($0).utf8) }
+let records = commits.map { CBORWriter.encode(.array($0.map(\.data))) }
 let rawSeconds = seconds { raw.append(records, keys: [], batch: 1) }
 
 let perAction = guardedSeconds / Double(overheadSample) * 1e6
 report("guarded_action", perAction, "us/action", vs: ("bare_append_same_events", bareSeconds / Double(overheadSample) * 1e6, "us/action"))
 report("guarded_action", perAction, "us/action", vs: ("raw_lmdb_same_commits", rawSeconds / Double(overheadSample) * 1e6, "us/action"))
-print("# \(recorded.count / overheadSample) events and commits per action")
+print("# \(Double(recorded.count) / Double(overheadSample)) events and \(Double(commits.count) / Double(overheadSample)) commits per action")
 
 // 2. A 10,000-action scenario, end to end.
 let (scenarioStore, scenarioEngine) = try await makeEngine("scenario")
