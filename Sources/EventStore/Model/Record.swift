@@ -80,7 +80,8 @@ enum Record {
     /// Decodes a stored record. Every structural fault (wrong version, truncation, a missing or
     /// mistyped field, a seq that disagrees with the key it is stored under) is a typed error
     /// naming the position.
-    static func decode(_ record: UnsafeRawBufferPointer, expectedSeq: UInt64, fields: EventFields = .all) throws(StoreError) -> Event {
+    static func decode(_ record: UnsafeRawBufferPointer, expectedSeq: UInt64, fields: EventFields = .all,
+                       interner: StringInterner? = nil) throws(StoreError) -> Event {
         guard record.count > headerSize else {
             throw .corrupt(seq: expectedSeq, "record is \(record.count) bytes, shorter than its header")
         }
@@ -90,7 +91,7 @@ enum Record {
         guard let hash = storedHash(record) else { throw .corrupt(seq: expectedSeq, "record header") }
         do {
             var r = CBORReader(record, offset: headerSize)
-            return try decodeEnvelope(&r, hash: hash, expectedSeq: expectedSeq, fields: fields)
+            return try decodeEnvelope(&r, hash: hash, expectedSeq: expectedSeq, fields: fields, interner: interner)
         } catch let error as CBORError {
             throw .corrupt(seq: expectedSeq, error.description)
         } catch let error as StoreError {
@@ -100,7 +101,8 @@ enum Record {
         }
     }
 
-    private static func decodeEnvelope(_ r: inout CBORReader, hash: Digest, expectedSeq: UInt64, fields: EventFields) throws -> Event {
+    private static func decodeEnvelope(_ r: inout CBORReader, hash: Digest, expectedSeq: UInt64, fields: EventFields,
+                                       interner: StringInterner?) throws -> Event {
         var seq: UInt64?, version: UInt64?, id: String?, node: String?, stream: String?, type: String?
         var time: Int64?, hlc: HLC?, data: EventValue?, prev: Digest?
         var tags: [String: String] = [:]
@@ -121,7 +123,7 @@ enum Record {
                     try r.skipItem()
                     data = .map([:])
                 }
-            case .node: node = try r.readString()
+            case .node: node = try r.readString(interner: interner)
             case .prev:
                 prev = try r.readDigest()
                 if prev == nil { throw StoreError.corrupt(seq: expectedSeq, "prev is not 32 bytes") }
@@ -132,8 +134,8 @@ enum Record {
                     tags[k] = try r.readString()
                 }
             case .time: time = try r.readInt()
-            case .type: type = try r.readString()
-            case .stream: stream = try r.readString()
+            case .type: type = try r.readString(interner: interner)
+            case .stream: stream = try r.readString(interner: interner)
             case .version: version = try r.readUInt()
             case .causation:
                 if fields.contains(.links) { causation = try r.readString() } else { try r.skipText() }

@@ -20,6 +20,7 @@ extension EventStore {
             let end = try through ?? head().seq
             var next = start
             var stopped = false
+            let interner = StringInterner()
             while next <= end && !stopped {
                 try env.read { txn in
                     let cursor = try txn.cursor(txn.dbs.events)
@@ -32,7 +33,7 @@ extension EventStore {
                         guard seq == next else {
                             throw StoreError.corrupt(seq: next, "the log has no record at this position")
                         }
-                        let event = try Record.decode(record, expectedSeq: seq, fields: fields)
+                        let event = try Record.decode(record, expectedSeq: seq, fields: fields, interner: interner)
                         next = seq + 1
                         delivered += 1
                         guard try body(event) else { stopped = true; return }
