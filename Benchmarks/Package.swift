@@ -23,9 +23,14 @@ let package = Package(
             "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
             .product(name: "Healing", package: "RecoveryEngine"),
         ]),
+        // Appends the workload: a target for `perf record` on the append path.
+        .executableTarget(name: "AppendProfile", dependencies: [
+            "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
+        ]),
         // Builds a store and scans it repeatedly: a target for `perf record` on the replay path.
         .executableTarget(name: "ScanProfile", dependencies: [
             "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
+            .product(name: "Projections", package: "RecoveryEngine"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import EventStore
 import BenchWorkload
 import Foundation
+import Projections
 
 // Builds a store once, then scans it repeatedly: a target for `perf record` on the replay path.
 let count = Int(ProcessInfo.processInfo.environment["BENCH_EVENTS"] ?? "") ?? 200_000
@@ -25,4 +26,16 @@ for payload in [false] {
         print("payload \(payload): \(Int(Double(n) / s)) events/s")
     }
 }
+// Where a stats rebuild spends its time: replay alone, snapshot encoding, snapshot commits.
+let projection = StatsProjection()
+var state = projection.initialState
+let replaySeconds = try seconds { try store.scan(fields: .envelope) { projection.apply($0, to: &state); return true } }
+print("stats replay without snapshots: \(Int(Double(count) / replaySeconds)) events/s")
+var encoded: EncodedState?
+let encodeSeconds = try seconds { for _ in 0..<10 { encoded = try projection.encode(state) } }
+print("encode one stats snapshot (\(encoded?.bytes.count ?? 0) bytes): \(String(format: "%.2f", encodeSeconds / 10 * 1000)) ms")
+let decodeSeconds = try seconds { for _ in 0..<10 { _ = try projection.decode(encoded?.bytes ?? []) } }
+print("decode one stats snapshot: \(String(format: "%.2f", decodeSeconds / 10 * 1000)) ms")
+let saveSeconds = try seconds { for n in 0..<10 { try store.saveSnapshot(name: "probe", version: 1, seq: UInt64(n + 1), state: encoded?.bytes ?? []) } }
+print("save one snapshot (commit): \(String(format: "%.2f", saveSeconds / 10 * 1000)) ms")
 store.close()

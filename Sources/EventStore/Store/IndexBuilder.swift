@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CLMDB
 
 /// Maintains the secondary indexes (`streams`, `types`, `tags`, `time`) like a projection: it
@@ -70,14 +75,30 @@ enum IndexBuilder {
     }
 
     private static func insertSorted(_ txn: Transaction, _ dbi: MDB_dbi, _ entries: [([UInt8], [UInt8])]) throws {
+        // LMDB's default order (memcmp, then length), which the cursor inserts fastest in.
         let sorted = entries.sorted { a, b in
-            a.0 == b.0 ? a.1.lexicographicallyPrecedes(b.1) : a.0.lexicographicallyPrecedes(b.0)
+            let byKey = compareBytes(a.0, b.0)
+            return byKey == 0 ? compareBytes(a.1, b.1) < 0 : byKey < 0
         }
         let cursor = try txn.cursor(dbi)
         defer { cursor.close() }
         for (key, value) in sorted {
             try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try cursor.put(k, v) } }
         }
+    }
+
+    /// memcmp order with the shorter of two equal prefixes first: LMDB's default key order.
+    @inline(__always)
+    static func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        let common = min(a.count, b.count)
+        let order = a.withUnsafeBytes { x in
+            b.withUnsafeBytes { y -> Int32 in
+                guard common > 0, let p = x.baseAddress, let q = y.baseAddress else { return 0 }
+                return memcmp(p, q, common)
+            }
+        }
+        if order != 0 { return Int(order) }
+        return a.count - b.count
     }
 
     /// Brings the indexes fully up to date; returns how many events were indexed.

@@ -28,8 +28,13 @@ final class Writer: @unchecked Sendable {
     private var metrics = WriterMetrics()
     private var hasher: SHA256Hasher?
     private var thread: Thread?
-    /// The writer waits this long after the last append before indexing a small tail.
-    private let idleIndexDelayNanoseconds: Int64 = 2_000_000
+    /// A pause this long between appends lets the writer index a tail of at least
+    /// `idleIndexMinimum` events; a smaller tail waits for a real lull (`lullNanoseconds`), so
+    /// that a burst of appends is not slowed by small index batches, each of which rewrites
+    /// about one page per index entry (ARCHITECTURE.md: indexes are built in large batches).
+    private let pauseNanoseconds: Int64 = 2_000_000
+    private let lullNanoseconds: Int64 = 50_000_000
+    private var idleIndexMinimum: Int { max(1, options.indexBatchSize / 8) }
     /// At most this many events go into one group commit.
     private let maximumGroupEvents = 200_000
 
@@ -74,8 +79,9 @@ final class Writer: @unchecked Sendable {
             let group: [Pending] = condition.locked {
                 while queue.isEmpty && !stopping {
                     if lag > 0 {
-                        // Wait briefly for more appends; index once the burst has paused.
-                        if !condition.wait(timeoutNanoseconds: idleIndexDelayNanoseconds) { return [] }
+                        // Wait for more appends; index once the burst has paused.
+                        let delay = lag >= idleIndexMinimum ? pauseNanoseconds : lullNanoseconds
+                        if !condition.wait(timeoutNanoseconds: delay) { return [] }
                     } else {
                         condition.wait()
                     }
