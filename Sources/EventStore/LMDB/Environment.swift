@@ -47,6 +47,8 @@ final class Environment: @unchecked Sendable {
     private(set) var dbs = Databases()
     let gate = ReadWriteLock()
     let maximumMapSize: Int
+    /// Reader slots this process asked for (the first opener of a store fixes the real number).
+    let maxReaders: Int
     private let growthLock = Mutex()
 
     init(path: String, mapSize: Int, maximumMapSize: Int, maxReaders: Int, metaAsync: Bool, readOnly: Bool) throws {
@@ -56,6 +58,7 @@ final class Environment: @unchecked Sendable {
         handle = env
         self.path = path
         self.maximumMapSize = maximumMapSize
+        self.maxReaders = maxReaders
         do {
             try Environment.check(mdb_env_set_maxdbs(env, 16), "mdb_env_set_maxdbs", path: path)
             try Environment.check(mdb_env_set_maxreaders(env, UInt32(maxReaders)), "mdb_env_set_maxreaders", path: path)
@@ -132,6 +135,7 @@ final class Environment: @unchecked Sendable {
                 var txn: OpaquePointer?
                 let rc = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
                 if rc == MDB_MAP_RESIZED { return nil }
+                if rc == MDB_READERS_FULL { throw StoreError.tooManyReaders(maximum: maxReaders) }
                 try Environment.check(rc, "beginning a read transaction", path: path)
                 guard let txn else { throw StoreError.io(operation: "mdb_txn_begin", code: -1, message: "no transaction") }
                 defer { mdb_txn_abort(txn) }
