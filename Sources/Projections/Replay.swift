@@ -47,7 +47,15 @@ public struct Replay<P: Projection>: Sendable {
         guard seq > position else { return position }
         let projection = self.projection
         return try storeStep {
-            try store.scan(from: position + 1, through: seq, fields: projection.fields) { event in
+            // A long replay decodes on other cores while this thread applies (the projection
+            // stays strictly sequential); a short one is not worth the threads.
+            if seq - position >= 32_768 {
+                return try store.scanInParallel(from: position + 1, through: seq, fields: projection.fields) { event in
+                    projection.apply(event, to: &state)
+                    return true
+                }
+            }
+            return try store.scan(from: position + 1, through: seq, fields: projection.fields) { event in
                 projection.apply(event, to: &state)
                 return true
             }

@@ -36,4 +36,37 @@ struct ScanTests {
         let last = try store.scan { _ in seen += 1; return seen < 5 }
         #expect(seen == 5 && last == 5)
     }
+
+    @Test("a parallel scan delivers the same events in order, stops early, and reports a corrupt record by seq")
+    func parallelScan() throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        var rng = SplitMix64(seed: 5)
+        for _ in 0..<10 {
+            _ = try store.appendBlocking((0..<1_000).map { _ in event("t.\(rng.next() % 9)", stream: "s/\(rng.next() % 50)") })
+        }
+        var sequential: [Event] = []
+        try store.scan { sequential.append($0); return true }
+        for chunk in [1, 700, 4_096, 20_000] {
+            var parallel: [Event] = []
+            let last = try store.scanInParallel(chunkSize: chunk) { parallel.append($0); return true }
+            #expect(parallel == sequential, "chunks of \(chunk)")
+            #expect(last == 10_000)
+        }
+        var seen = 0
+        #expect(try store.scanInParallel(from: 11, chunkSize: 500) { _ in seen += 1; return seen < 2_345 } == 2_355)
+
+        // One damaged record in the middle: the scan fails at it, after delivering what precedes it.
+        try store.env.write { txn in try txn.put(txn.dbs.events, Key.seq(6_000), [1, 2, 3]) }
+        var delivered: UInt64 = 0
+        do {
+            try store.scanInParallel(chunkSize: 512) { delivered = $0.seq; return true }
+            Issue.record("a corrupt record went unnoticed")
+        } catch {
+            guard case .corrupt(let seq, _) = error else { Issue.record("\(error)"); return }
+            #expect(seq == 6_000)
+            #expect(delivered == 5_999)
+        }
+    }
 }

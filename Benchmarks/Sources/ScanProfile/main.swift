@@ -26,6 +26,11 @@ for payload in [false] {
         print("payload \(payload): \(Int(Double(n) / s)) events/s")
     }
 }
+for chunk in [1_024, 4_096, 16_384] {
+    var n = 0
+    let parallelSeconds = try seconds { try store.scanInParallel(fields: .envelope, chunkSize: chunk) { _ in n += 1; return true } }
+    print("parallel scan, chunks of \(chunk): \(Int(Double(n) / parallelSeconds)) events/s")
+}
 // Where a stats rebuild spends its time: replay alone, snapshot encoding, snapshot commits.
 let projection = StatsProjection()
 var state = projection.initialState
