@@ -22,6 +22,8 @@ public enum ActionOutcome: Sendable, Equatable {
 struct PlanContext: Sendable {
     var reason: String
     var causation: String?
+    /// The seq of the causing event (recorded as `cause_seq`, beside the envelope's causation id).
+    var causeSeq: UInt64?
     var correlation: String?
     var symptomKey: String?
     var compensates: String?
@@ -41,6 +43,7 @@ extension HealingEngine {
             "limiter": .string(context.limiterKey),
         ]
         if let key = context.symptomKey { data["symptom_key"] = .string(key) }
+        if let seq = context.causeSeq { data["cause_seq"] = .int(Int64(seq)) }
         if let compensates = context.compensates { data["compensates"] = .string(compensates) }
         // The plan is committed together with the first decision about it (started or
         // rejected): one durable commit fewer per action, and nothing is acted on unrecorded.

@@ -80,7 +80,7 @@ extension HealingEngine {
             let context = SymptomContext(rule: active.symptom, node: active.node, service: active.service, key: key)
             for rule in config.plans where rule.symptom == active.symptom && rule.trigger == .detected {
                 guard let action = rule.plan(context, knowledge.topology) else { continue }
-                plans.append((action, PlanContext(reason: active.symptom, causation: active.eventID, correlation: active.incident,
+                plans.append((action, PlanContext(reason: active.symptom, causation: active.eventID, causeSeq: active.seq, correlation: active.incident,
                                                   symptomKey: key, limiterKey: action.kind.rawValue)))
             }
         }

@@ -125,7 +125,7 @@ extension HealingEngine {
         var report = RollbackReport(toSeq: plan.toSeq)
         report.notRestored = plan.skipped
         for action in plan.actions {
-            let context = PlanContext(reason: "rollback to seq \(plan.toSeq)", causation: marker.first?.id, correlation: correlation,
+            let context = PlanContext(reason: "rollback to seq \(plan.toSeq)", causation: marker.first?.id, causeSeq: marker.first?.seq, correlation: correlation,
                                       compensates: id, limiterKey: "rollback")
             let (_, outcome) = try await planAndExecute(action, context: context)
             if outcome.succeeded { report.restored.append(action.key.description) } else { report.notRestored.append((action.key.description, outcome.summary)) }

@@ -12,6 +12,8 @@ public final class Mesh: @unchecked Sendable {
         public var flapping = false
         /// The actuator cannot reach it (actions on it fail, not retryably).
         public var unreachable = false
+        /// Reports no availability at all.
+        public var down = false
     }
 
     private let lock = Mutex()
@@ -20,6 +22,9 @@ public final class Mesh: @unchecked Sendable {
     private var downRegions: Set<String> = []
     private var erroring: Set<String> = []
     private var flakyFailures = 0
+    private var latency: [String: Double] = [:]
+    /// Latency of a healthy route, in milliseconds.
+    public let baseLatencyMilliseconds = 40.0
     public let clock: ManualClock
     /// Simulated time an actuator call takes.
     public let actuatorLatencyNanoseconds: Int64 = 200_000_000
@@ -45,6 +50,18 @@ public final class Mesh: @unchecked Sendable {
             nodes[node]?.unreachable = unreachable
         }
     }
+    /// Requests to `service` take `milliseconds` while its route runs through `via`; switching
+    /// the route away from `via` ends the spike (nil clears it).
+    public func latencySpike(on service: String, milliseconds: Double?) {
+        lock.withLock { latency[service] = milliseconds }
+    }
+    /// A node goes down (unavailable and unreachable) or comes back.
+    public func nodeDown(_ node: String, down: Bool) {
+        lock.withLock {
+            nodes[node]?.down = down
+            nodes[node]?.unreachable = down
+        }
+    }
     /// The next `count` actuator calls fail with a retryable error.
     public func failActuator(times count: Int) { lock.withLock { flakyFailures = count } }
 
@@ -58,10 +75,13 @@ public final class Mesh: @unchecked Sendable {
                 let region = topology.regions[service] ?? ""
                 out.append(Observation(service: service, metric: "availability", value: downRegions.contains(region) ? 0 : 1))
                 out.append(Observation(service: service, metric: "error_rate", value: erroring.contains(service) ? 0.5 : 0.01))
+                if topology.routes[service] != nil {
+                    out.append(Observation(service: service, metric: "latency_ms", value: latency[service] ?? baseLatencyMilliseconds))
+                }
             }
             for name in nodes.keys.sorted() {
                 guard let node = nodes[name] else { continue }
-                let value = downRegions.contains(node.region) ? 0 : node.flapping ? 0.2 : 1
+                let value = downRegions.contains(node.region) || node.down ? 0 : node.flapping ? 0.2 : 1
                 out.append(Observation(node: name, metric: "availability", value: value))
             }
             return out
@@ -91,6 +111,8 @@ extension Mesh: Actuator {
                 if nodes[to]?.unreachable == true { throw ActuatorFailure("node \(to) unreachable", retryable: false) }
             }
             topology.apply(action)
+            // A route switched away from a slow path is fast again.
+            if case .switchRoute(let destination, _, _) = action { latency[destination] = nil }
         }
         return action
     }

@@ -113,3 +113,49 @@ struct HealingDeterminismTests {
         }
     }
 }
+
+@Suite("Mesh faults")
+struct MeshFaultTests {
+    @Test("a latency spike is healed by switching the route; a node that goes down is quarantined once reachable, then released")
+    func latencyAndNodeDown() async throws {
+        let scenario = DemoScenario(seed: 21)
+        let clock = ManualClock(DemoScenario.start)
+        let mesh = scenario.makeMesh(clock: clock)
+        let dir = TemporaryDirectory()
+        let store = try EventStore.open(at: dir.store(), options: scenario.storeOptions(clock: clock))
+        defer { store.close() }
+        let engine = try await HealingEngine.open(store: store, config: scenario.config(), actuator: mesh,
+                                                  sleeper: ManualSleeper(clock: clock), declaring: mesh.currentTopology)
+        let names = scenario.nodeNames
+        func tick() async throws -> CycleReport {
+            let report = try await engine.cycle(mesh.observations())
+            clock.advance(nanoseconds: 5_000_000_000)
+            return report
+        }
+        mesh.latencySpike(on: "api", milliseconds: 900)
+        let spike = try await tick()
+        #expect(spike.detected == ["high_latency|service|api"])
+        #expect(spike.actions.map(\.action) == [.switchRoute(destination: "api", from: names[0], to: names[1])])
+        #expect(try await tick().cleared == ["high_latency|service|api"])
+        #expect(mesh.currentTopology.routes["api"] == names[1])
+
+        mesh.nodeDown(names[3], down: true)
+        let down = try await tick()
+        #expect(down.actions.first?.outcome == .failed(error: "node \(names[3]) unreachable", attempts: 1))
+        mesh.nodeDown(names[3], down: false)
+        mesh.flap(names[3], flapping: true, unreachable: false)  // reachable again, still unhealthy
+        #expect(try await tick().actions.first?.outcome.succeeded == true)
+        #expect(mesh.currentTopology.quarantined == [names[3]])
+        mesh.flap(names[3], flapping: false, unreachable: false)
+        let back = try await tick()
+        #expect(back.actions.map(\.action) == [.release(node: names[3])])
+        #expect(mesh.currentTopology.quarantined.isEmpty)
+        // Every planned action records the seq of the symptom that caused it.
+        let planned = try store.query(EventQuery(type: HealingEvent.actionPlanned)).collect().filter { $0.data["symptom_key"]?.stringValue?.hasSuffix("|cleared") == false }
+        for event in planned {
+            let cause = try #require(event.data["cause_seq"]?.intValue)
+            #expect(try store.event(at: UInt64(cause))?.type == HealingEvent.symptomDetected)
+            #expect(try store.event(at: UInt64(cause))?.id == event.causation)
+        }
+    }
+}

@@ -92,6 +92,13 @@ public struct CBORWriter: Sendable {
     public static func canonicalKeyOrder(_ a: String, _ b: String) -> Bool {
         let ua = a.utf8, ub = b.utf8
         if ua.count != ub.count { return ua.count < ub.count }
+        // Native strings are contiguous UTF-8: compare the bytes directly.
+        if let order = ua.withContiguousStorageIfAvailable({ x in
+            ub.withContiguousStorageIfAvailable { y -> Bool in
+                for i in 0..<x.count where x[i] != y[i] { return x[i] < y[i] }
+                return false
+            }
+        }), let order { return order }
         return ua.lexicographicallyPrecedes(ub)
     }
 
@@ -224,20 +231,43 @@ public struct CBORReader {
     }
 
     /// Skips one complete item without allocating, returning the byte range it occupied.
-    /// Iterative, with a count of items still to skip, so deep nesting costs no stack.
+    /// Iterative, with a count of items still to skip, so deep nesting costs no stack; it reads
+    /// the bytes directly because replays skip every payload they do not need.
     @discardableResult
     public mutating func skipItem(depth: Int = 0) throws(CBORError) -> Range<Int> {
         let start = offset
+        guard let bytes = base.baseAddress else { throw fail("unexpected end of data") }
+        let end = base.count
         var pending = 1
         while pending > 0 {
             pending -= 1
-            let (major, argument, _) = try head()
-            switch major {
-            case 2, 3: offset += try length(argument, unit: 1)
-            case 4: pending += try length(argument, unit: 1)
-            case 5: pending += 2 * (try length(argument, unit: 2))
-            case 6: throw fail("tags are not used in this log")
-            default: break
+            guard offset < end else { throw fail("unexpected end of data") }
+            let initial = bytes.load(fromByteOffset: offset, as: UInt8.self)
+            offset += 1
+            let info = initial & 0x1f
+            var argument = UInt64(info)
+            if info >= 24 {
+                guard info <= 27 else { throw fail("indefinite lengths and reserved values are not used in this log") }
+                let width = 1 << Int(info - 24)
+                guard width <= end - offset else { throw fail("unexpected end of data") }
+                argument = 0
+                for i in 0..<width { argument = argument << 8 | UInt64(bytes.load(fromByteOffset: offset + i, as: UInt8.self)) }
+                offset += width
+            }
+            switch initial >> 5 {
+            case 2, 3:
+                guard argument <= UInt64(end - offset) else { throw fail("length \(argument) exceeds the data") }
+                offset += Int(argument)
+            case 4:
+                guard argument <= UInt64(end - offset) else { throw fail("length \(argument) exceeds the data") }
+                pending += Int(argument)
+            case 5:
+                guard argument <= UInt64(end - offset) / 2 else { throw fail("length \(argument) exceeds the data") }
+                pending += 2 * Int(argument)
+            case 6:
+                throw fail("tags are not used in this log")
+            default:
+                break
             }
         }
         return start..<offset

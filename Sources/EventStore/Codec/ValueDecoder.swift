@@ -70,6 +70,28 @@ private struct ValueDecoding: Decoder {
         case is [UInt8].Type:
             guard case .bytes(let b) = value else { return nil }
             return b as? T
+        case is [String: Int].Type:
+            guard case .map(let fields) = value else { throw mismatch("an object") }
+            var out: [String: Int] = [:]
+            out.reserveCapacity(fields.count)
+            for (key, item) in fields {
+                guard case .int(let i) = item, let exact = Int(exactly: i) else {
+                    throw DecodingError.typeMismatch(Int.self, .init(codingPath: codingPath + [IndexKey(stringKey: key)], debugDescription: "expected an integer, found \(item.kindName)"))
+                }
+                out[key] = exact
+            }
+            return out as? T
+        case is [String: String].Type:
+            guard case .map(let fields) = value else { throw mismatch("an object") }
+            var out: [String: String] = [:]
+            out.reserveCapacity(fields.count)
+            for (key, item) in fields {
+                guard case .string(let text) = item else {
+                    throw DecodingError.typeMismatch(String.self, .init(codingPath: codingPath + [IndexKey(stringKey: key)], debugDescription: "expected a string, found \(item.kindName)"))
+                }
+                out[key] = text
+            }
+            return out as? T
         default: return nil
         }
     }

@@ -76,6 +76,9 @@ private final class ValueEncoding: Encoder {
             return .double(Double(v))
         // Checked by type: a dynamic cast would also turn an empty array of anything into bytes.
         case let v as [UInt8] where T.self == [UInt8].self: return .bytes(v)
+        // Counters and labels by name are the commonest state: encoded without a container each.
+        case let v as [String: Int] where T.self == [String: Int].self: return .map(v.mapValues { .int(Int64($0)) })
+        case let v as [String: String] where T.self == [String: String].self: return .map(v.mapValues { .string($0) })
         default: return nil
         }
     }
@@ -208,13 +211,22 @@ private struct SingleSlotContainer: SingleValueEncodingContainer {
     }
 }
 
-/// A position in an array, as a coding key (for coding paths in error messages).
+/// A position in an array or a map key, as a coding key (for coding paths in error messages).
 struct IndexKey: CodingKey {
     let intValue: Int?
-    var stringValue: String { intValue.map(String.init) ?? "" }
-    init(intValue: Int) { self.intValue = intValue }
+    let name: String?
+    var stringValue: String { name ?? intValue.map(String.init) ?? "" }
+    init(intValue: Int) {
+        self.intValue = intValue
+        name = nil
+    }
+    init(stringKey: String) {
+        intValue = nil
+        name = stringKey
+    }
     init?(stringValue: String) {
         guard let value = Int(stringValue) else { return nil }
         intValue = value
+        name = nil
     }
 }

@@ -178,33 +178,37 @@ enum EnvelopeKey {
     case id, hlc, seq, data, node, prev, tags, time, type, stream, version, causation, correlation
     case wall, logical, unknown
 
-    /// Matches a key by length and its bytes packed into two little-endian words, compared with
-    /// constants (generated from the names in the comments), so matching costs no call, no
-    /// table and no allocation.
+    /// Matches a key by its length and its first, second and last bytes, which tell the
+    /// envelope's keys apart: no call, no loop, no allocation. Decoding only needs to tell
+    /// known keys apart; a damaged key name is `verify`'s to find (the record would no longer
+    /// re-encode to its hashed bytes).
     @inline(__always)
-    static func match(_ start: UnsafeRawPointer, count: Int) -> EnvelopeKey {
-        guard count <= 16 else { return .unknown }
-        var low: UInt64 = 0, high: UInt64 = 0
-        for i in 0..<min(count, 8) { low |= UInt64(start.load(fromByteOffset: i, as: UInt8.self)) << (8 * UInt64(i)) }
-        if count > 8 {
-            for i in 8..<count { high |= UInt64(start.load(fromByteOffset: i, as: UInt8.self)) << (8 * UInt64(i - 8)) }
-        }
-        switch (low, high) {
-        case (0x6469, 0x0) where count == 2: return .id  // "id"
-        case (0x636c68, 0x0) where count == 3: return .hlc  // "hlc"
-        case (0x716573, 0x0) where count == 3: return .seq  // "seq"
-        case (0x61746164, 0x0) where count == 4: return .data  // "data"
-        case (0x65646f6e, 0x0) where count == 4: return .node  // "node"
-        case (0x76657270, 0x0) where count == 4: return .prev  // "prev"
-        case (0x73676174, 0x0) where count == 4: return .tags  // "tags"
-        case (0x656d6974, 0x0) where count == 4: return .time  // "time"
-        case (0x65707974, 0x0) where count == 4: return .type  // "type"
-        case (0x6c6c6177, 0x0) where count == 4: return .wall  // "wall"
-        case (0x6d6165727473, 0x0) where count == 6: return .stream  // "stream"
-        case (0x6e6f6973726576, 0x0) where count == 7: return .version  // "version"
-        case (0x6c616369676f6c, 0x0) where count == 7: return .logical  // "logical"
-        case (0x6f69746173756163, 0x6e) where count == 9: return .causation  // "causation"
-        case (0x74616c6572726f63, 0x6e6f69) where count == 11: return .correlation  // "correlation"
+    static func match(_ p: UnsafeRawPointer, count: Int) -> EnvelopeKey {
+        guard count >= 2 else { return .unknown }
+        let first = p.load(as: UInt8.self)
+        let second = p.load(fromByteOffset: 1, as: UInt8.self)
+        let last = p.load(fromByteOffset: count - 1, as: UInt8.self)
+        func ascii(_ c: Unicode.Scalar) -> UInt8 { UInt8(ascii: c) }
+        switch (count, first) {
+        case (2, ascii("i")) where last == ascii("d"): return .id
+        case (3, ascii("h")) where last == ascii("c"): return .hlc
+        case (3, ascii("s")) where last == ascii("q"): return .seq
+        case (4, ascii("d")) where last == ascii("a"): return .data
+        case (4, ascii("n")) where last == ascii("e"): return .node
+        case (4, ascii("p")) where last == ascii("v"): return .prev
+        case (4, ascii("w")) where last == ascii("l"): return .wall
+        case (4, ascii("t")):
+            switch (second, last) {
+            case (ascii("a"), ascii("s")): return .tags
+            case (ascii("i"), ascii("e")): return .time
+            case (ascii("y"), ascii("e")): return .type
+            default: return .unknown
+            }
+        case (6, ascii("s")) where second == ascii("t") && last == ascii("m"): return .stream
+        case (7, ascii("v")) where second == ascii("e") && last == ascii("n"): return .version
+        case (7, ascii("l")) where second == ascii("o") && last == ascii("l"): return .logical
+        case (9, ascii("c")) where second == ascii("a") && last == ascii("n"): return .causation
+        case (11, ascii("c")) where second == ascii("o") && last == ascii("n"): return .correlation
         default: return .unknown
         }
     }
