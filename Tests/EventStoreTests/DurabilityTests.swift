@@ -235,7 +235,7 @@ struct DurabilityTests {
             try store.env.write { txn in try txn.put(txn.dbs.meta, Key.text("format"), [9]) }
             store.close()
         }
-        #expect(throws: StoreError.newerFormat(path: dir.store(), found: 9, supported: 1)) { try makeStore(dir) }
+        #expect(throws: StoreError.newerFormat(path: dir.store(), found: 9, supported: EventStore.formatVersion)) { try makeStore(dir) }
         let cli = try recoveryctl(["query", "--store", dir.store()])
         #expect(cli.status == 2)
         #expect(cli.stderr.contains("upgrade RecoveryEngine"))

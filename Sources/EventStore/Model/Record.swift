@@ -1,12 +1,29 @@
-/// The stored form of an event: `[format version][hash: 32 bytes][canonical envelope]`.
+/// The stored form of an event: `[format version][hash: 32 bytes][payload length: 4 bytes, big
+/// endian][canonical envelope]` (format 2; format 1 records, without the payload length, are
+/// still read). The payload length lets a replay that does not need payloads jump over them.
 ///
 /// The canonical envelope is deterministic CBOR of the envelope without `hash`, with keys in
 /// RFC 8949 order: `id, hlc{wall, logical}, seq, data, node, prev, tags, time (int ns), type,
 /// stream, version, causation, correlation`. `tags` is left out when empty, `causation` and
 /// `correlation` when absent. `hash` = SHA-256(prev ‖ canonical envelope).
 enum Record {
-    static let formatVersion: UInt8 = 1
-    static let headerSize = 33
+    static let formatVersion: UInt8 = 2
+    static let headerSize = 37
+
+    /// Header bytes before the canonical envelope, per record format; nil for an unknown one.
+    static func headerSize(_ version: UInt8) -> Int? {
+        switch version {
+        case 1: return 33
+        case 2: return 37
+        default: return nil
+        }
+    }
+
+    /// The canonical envelope inside a stored record (what the hash covers).
+    static func canonicalPart(_ record: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard let first = record.first, let size = headerSize(first), record.count > size else { return nil }
+        return UnsafeRawBufferPointer(rebasing: record[size...])
+    }
 
     /// The parts of an envelope the store assigns, and the pre-encoded payload.
     struct Parts {
@@ -63,17 +80,18 @@ enum Record {
                              causation: e.causation, correlation: e.correlation, prev: e.prev))
     }
 
-    static func record(hash: Digest, canonical: [UInt8]) -> [UInt8] {
+    static func record(hash: Digest, canonical: [UInt8], payloadLength: Int) -> [UInt8] {
         var out: [UInt8] = [formatVersion]
         out.reserveCapacity(headerSize + canonical.count)
         out.append(contentsOf: hash.bytes)
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: payloadLength).bigEndian) { out.append(contentsOf: $0) }
         out.append(contentsOf: canonical)
         return out
     }
 
     /// The hash a record claims, without decoding the rest.
     static func storedHash(_ record: UnsafeRawBufferPointer) -> Digest? {
-        guard record.count >= headerSize, let start = record.baseAddress else { return nil }
+        guard record.count >= 33, let start = record.baseAddress else { return nil }
         return Digest(raw: start + 1)
     }
 
@@ -82,16 +100,18 @@ enum Record {
     /// naming the position.
     static func decode(_ record: UnsafeRawBufferPointer, expectedSeq: UInt64, fields: EventFields = .all,
                        interner: StringInterner? = nil) throws(StoreError) -> Event {
-        guard record.count > headerSize else {
+        guard let version = record.first, let size = headerSize(version) else {
+            throw .corrupt(seq: expectedSeq, "unknown record format version \(record.first ?? 0)")
+        }
+        guard record.count > size, let start = record.baseAddress else {
             throw .corrupt(seq: expectedSeq, "record is \(record.count) bytes, shorter than its header")
         }
-        guard record[0] == formatVersion else {
-            throw .corrupt(seq: expectedSeq, "unknown record format version \(record[0])")
-        }
         guard let hash = storedHash(record) else { throw .corrupt(seq: expectedSeq, "record header") }
+        let payloadLength = version >= 2 ? Int(UInt32(bigEndian: start.loadUnaligned(fromByteOffset: 33, as: UInt32.self))) : nil
         do {
-            var r = CBORReader(record, offset: headerSize)
-            return try decodeEnvelope(&r, hash: hash, expectedSeq: expectedSeq, fields: fields, interner: interner)
+            var r = CBORReader(record, offset: size)
+            return try decodeEnvelope(&r, hash: hash, expectedSeq: expectedSeq, fields: fields, interner: interner,
+                                      payloadLength: payloadLength)
         } catch let error as CBORError {
             throw .corrupt(seq: expectedSeq, error.description)
         } catch let error as StoreError {
@@ -102,7 +122,7 @@ enum Record {
     }
 
     private static func decodeEnvelope(_ r: inout CBORReader, hash: Digest, expectedSeq: UInt64, fields: EventFields,
-                                       interner: StringInterner?) throws -> Event {
+                                       interner: StringInterner?, payloadLength: Int?) throws -> Event {
         var seq: UInt64?, version: UInt64?, id: String?, node: String?, stream: String?, type: String?
         var time: Int64?, hlc: HLC?, data: EventValue?, prev: Digest?
         var tags: [String: String] = [:]
@@ -117,8 +137,20 @@ enum Record {
             case .hlc: hlc = try decodeClock(&r, expectedSeq: expectedSeq)
             case .seq: seq = try r.readUInt()
             case .data:
+                let start = r.offset
                 if fields.contains(.payload) {
                     data = try r.readValue()
+                    if let payloadLength, r.offset - start != payloadLength {
+                        throw StoreError.corrupt(seq: expectedSeq, "the header's payload length \(payloadLength) disagrees with the payload (\(r.offset - start) bytes)")
+                    }
+                } else if let payloadLength {
+                    // Format 2: jump over the payload; a wrong length shows up as malformed
+                    // fields after it (and as a failed verify).
+                    guard payloadLength <= r.base.count - r.offset else {
+                        throw StoreError.corrupt(seq: expectedSeq, "the header's payload length \(payloadLength) exceeds the record")
+                    }
+                    r.offset += payloadLength
+                    data = .map([:])
                 } else {
                     try r.skipItem()
                     data = .map([:])

@@ -27,8 +27,10 @@ public final class EventStore: @unchecked Sendable {
     private var writerStorage: Writer?
     let headWatch = HeadWatch()
 
-    /// The store format this build writes and the newest it reads.
-    public static let formatVersion = 1
+    /// The store format this build writes and the newest it reads. Format 2 records carry
+    /// their payload length; format 1 stores are read, and marked format 2 when opened, since
+    /// the records appended from then on are format 2.
+    public static let formatVersion = 2
 
     private init(path: String, nodeID: String, options: StoreOptions, env: Environment) {
         self.path = path
@@ -51,6 +53,7 @@ public final class EventStore: @unchecked Sendable {
             } else {
                 try env.openDatabases()
                 nodeID = try env.read { txn in try readOrInitialiseMeta(txn, path: path, options: nil) }
+                try upgradeFormatMarker(env)
             }
             let store = EventStore(path: path, nodeID: nodeID, options: options, env: env)
             store.headWatch.publish(try store.head().seq)
@@ -129,6 +132,13 @@ public final class EventStore: @unchecked Sendable {
         try txn.put(txn.dbs.meta, Key.text("node"), Key.text(node))
         try txn.put(txn.dbs.meta, Key.text("created"), Key.seq(UInt64(bitPattern: options.clock.now().nanoseconds)))
         return node
+    }
+
+    /// Marks an older store with this build's format (only ever upgrades).
+    private static func upgradeFormatMarker(_ env: Environment) throws {
+        let stored = try env.read { txn in try txn.get(txn.dbs.meta, Key.text("format")).flatMap(\.first) } ?? UInt8(formatVersion)
+        guard Int(stored) < formatVersion else { return }
+        try env.write { txn in try txn.put(txn.dbs.meta, Key.text("format"), [UInt8(formatVersion)]) }
     }
 
     private static func hostName() -> String {

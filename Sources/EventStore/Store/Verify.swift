@@ -124,7 +124,7 @@ private struct Verifier {
             let record = current.value
             do {
                 let event = try Record.decode(record, expectedSeq: seq)
-                let canonical = UnsafeRawBufferPointer(rebasing: record[Record.headerSize...])
+                guard let canonical = Record.canonicalPart(record) else { throw StoreError.corrupt(seq: seq, "record header") }
                 let computed = hasher.digest(prev: prev, canonical: canonical)
                 if event.prev != prev {
                     problem(seq, "prev \(event.prev.hex) does not match the previous record's hash \(prev.hex)")

@@ -295,7 +295,7 @@ struct AppendTransaction {
                                  causation: event.causation, correlation: event.correlation, prev: head.hash)
         let canonical = Record.canonicalBytes(parts)
         let hash = canonical.withUnsafeBytes { hasher.digest(prev: head.hash, canonical: $0) }
-        let record = Record.record(hash: hash, canonical: canonical)
+        let record = Record.record(hash: hash, canonical: canonical, payloadLength: item.payload.count)
         try txn.put(txn.dbs.events, seqKey, record, flags: MDB_APPEND)
         head.seq = seq
         head.hash = hash
