@@ -69,4 +69,38 @@ struct ScanTests {
             #expect(delivered == 5_999)
         }
     }
+
+    @Test("indexes stay exact when times go backwards and keys arrive out of order across batches")
+    func indexFallbacks() throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir) { $0.indexesInBackground = false }
+        defer { store.close() }
+        let base = Timestamp(seconds: 1_795_000_000)
+        // Batch 1 indexes late times and "z" keys; batch 2 brings earlier times and "a" keys, so
+        // the append-at-the-end fast path must fall back to ordinary inserts.
+        var first: [NewEvent] = []
+        for n in 0..<300 {
+            var e = event("z.type", stream: "z/\(n % 7)")
+            e.time = base.adding(nanoseconds: Int64(10_000 + n) * 1_000_000)
+            first.append(e)
+        }
+        _ = try store.appendBlocking(first)
+        #expect(try store.reindex() == 300)
+        var second: [NewEvent] = []
+        for n in 0..<300 {
+            var e = event(n % 2 == 0 ? "a.type" : "z.type", stream: n % 3 == 0 ? "a/1" : "z/\(n % 7)")
+            e.time = base.adding(nanoseconds: Int64(300 - n) * 1_000_000)
+            second.append(e)
+        }
+        _ = try store.appendBlocking(second)
+        #expect(try store.reindex() == 300)
+        let all = try store.read().collect()
+        #expect(try store.query(EventQuery(type: "z.type")).collect() == all.filter { $0.type == "z.type" })
+        #expect(try store.query(EventQuery(stream: "a/1")).collect() == all.filter { $0.stream == "a/1" })
+        let since = base.adding(nanoseconds: 100_000_000), until = base.adding(nanoseconds: 200_000_000)
+        let inRange = try store.query(EventQuery(since: since, until: until)).collect()
+        #expect(Set(inRange.map(\.seq)) == Set(all.filter { $0.time >= since && $0.time < until }.map(\.seq)))
+        #expect(inRange.count == 100)
+        #expect(try store.verify().ok)
+    }
 }

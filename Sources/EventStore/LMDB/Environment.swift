@@ -332,12 +332,16 @@ struct Cursor {
         }
     }
 
-    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, flags: Int32 = 0) throws {
+    /// Returns false when LMDB answered MDB_KEYEXIST: the pair exists, or (with MDB_APPEND or
+    /// MDB_APPENDDUP) it does not sort after the last one.
+    @discardableResult
+    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, flags: Int32 = 0) throws -> Bool {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
         let rc = mdb_cursor_put(handle, &k, &v, UInt32(flags))
-        if rc == MDB_KEYEXIST { return }
+        if rc == MDB_KEYEXIST { return false }
         try Environment.check(rc, "writing with a cursor", path: path)
+        return true
     }
 
     /// The number of duplicates at the cursor's key (dupsort databases).

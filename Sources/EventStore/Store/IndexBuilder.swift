@@ -65,16 +65,21 @@ enum IndexBuilder {
                 entries.add(try Record.decode(current.value, expectedSeq: seq, fields: [.tags, .links]))
                 entry = try cursor.get(MDB_NEXT)
             }
-            try insertSorted(txn, txn.dbs.streams, entries.streams)
-            try insertSorted(txn, txn.dbs.types, entries.types)
-            try insertSorted(txn, txn.dbs.tags, entries.tags)
-            try insertSorted(txn, txn.dbs.time, entries.time.map { ($0, []) })
+            try insertSorted(txn, txn.dbs.streams, entries.streams, appending: MDB_APPENDDUP)
+            try insertSorted(txn, txn.dbs.types, entries.types, appending: MDB_APPENDDUP)
+            try insertSorted(txn, txn.dbs.tags, entries.tags, appending: MDB_APPENDDUP)
+            try insertSorted(txn, txn.dbs.time, entries.time.map { ($0, []) }, appending: MDB_APPEND)
             try txn.put(txn.dbs.checkpoints, checkpointKey, Key.seq(to))
             return (Int(to - from), Int(head - to))
         }
     }
 
-    private static func insertSorted(_ txn: Transaction, _ dbi: MDB_dbi, _ entries: [([UInt8], [UInt8])]) throws {
+    /// Inserts in key order. Batches index events in seq order, so a value nearly always sorts
+    /// after every value already stored under its key (and a time key after the last one):
+    /// `appending` (MDB_APPENDDUP or MDB_APPEND) then skips LMDB's search. When the guess is
+    /// wrong (an event with an older time, a re-run after a crash) LMDB refuses the append and
+    /// the entry is inserted normally, so nothing is lost.
+    private static func insertSorted(_ txn: Transaction, _ dbi: MDB_dbi, _ entries: [([UInt8], [UInt8])], appending: Int32) throws {
         // LMDB's default order (memcmp, then length), which the cursor inserts fastest in.
         let sorted = entries.sorted { a, b in
             let byKey = compareBytes(a.0, b.0)
@@ -83,7 +88,11 @@ enum IndexBuilder {
         let cursor = try txn.cursor(dbi)
         defer { cursor.close() }
         for (key, value) in sorted {
-            try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try cursor.put(k, v) } }
+            try key.withUnsafeBytes { k in
+                try value.withUnsafeBytes { v in
+                    if try !cursor.put(k, v, flags: appending) { try cursor.put(k, v) }
+                }
+            }
         }
     }
 
