@@ -44,6 +44,8 @@ extension HealingEngine {
         ]
         if let key = context.symptomKey { data["symptom_key"] = .string(key) }
         if let seq = context.causeSeq { data["cause_seq"] = .int(Int64(seq)) }
+        // The inverse as the topology stands now, before the action runs.
+        if let inverse = knowledge.topology.inverse(of: action) { data["inverse"] = inverse.document }
         if let compensates = context.compensates { data["compensates"] = .string(compensates) }
         // The plan is committed together with the first decision about it (started or
         // rejected): one durable commit fewer per action, and nothing is acted on unrecorded.

@@ -87,10 +87,12 @@ public struct ActionRecord: Sendable, Codable, Equatable {
     public var effect: EventValue?
     /// The symptom (rule|node|service) it answers, when a symptom planned it.
     public var symptomKey: String?
+    /// The action that would undo it, derived from the topology when it was planned.
+    public var inverse: EventValue?
 
     enum CodingKeys: String, CodingKey {
         case kind, target, params, reason, cause, correlation, compensates, attempts, outcome, effect
-        case symptomKey = "symptom_key"
+        case symptomKey = "symptom_key", inverse
         case plannedSeq = "planned_seq", durationMilliseconds = "duration_ms", lastError = "last_error"
     }
 }
@@ -112,7 +114,7 @@ public struct ActionsProjection: Projection {
             state[id] = ActionRecord(kind: data.string("kind"), target: data.string("target"), params: data["params"] ?? .map([:]),
                                      reason: data.string("reason"), cause: event.causation, correlation: event.correlation,
                                      compensates: data["compensates"]?.stringValue, plannedSeq: event.seq,
-                                     symptomKey: data["symptom_key"]?.stringValue)
+                                     symptomKey: data["symptom_key"]?.stringValue, inverse: data["inverse"])
         case HealingEvent.actionStarted:
             let attempts = max(state[id]?.attempts ?? 0, data.int("attempt"))
             state[id]?.attempts = attempts

@@ -92,6 +92,28 @@ struct RecoveryctlHealingTests {
         #expect(failed.stdout.contains("malformed actuator reply"))
     }
 
+    @Test("an --exec reply with an effect is recorded as the effect applied")
+    func execEffect() throws {
+        let dir = try demoStore()
+        // Apply every failover to eu-south instead of where it was planned to go.
+        let command = try script(dir, """
+        request=$(cat)
+        case "$request" in
+          *failover*) service=$(echo "$request" | sed 's/.*"service":"\\([^"]*\\)".*/\\1/')
+                      echo "{\\"effect\\": {\\"kind\\": \\"failover\\", \\"params\\": {\\"service\\": \\"$service\\", \\"from_region\\": \\"eu-central\\", \\"to_region\\": \\"eu-south\\"}}}" ;;
+        esac
+        exit 0
+        """)
+        let run = try recoveryctl(["rollback", "--store", dir.store(), "--to-seq", "60", "--exec", command])
+        #expect(run.status == 0, "\(run.stderr)")
+        let topology = try recoveryctl(["replay", "--projection", "topology", "--format", "json", "--store", dir.store()])
+        guard case .map(let regions)? = try JSONParser.parse(topology.stdout)["projections"]?["topology"]?["state"]?["regions"] else {
+            Issue.record("\(topology.stdout)")
+            return
+        }
+        #expect(["api", "cache", "db"].allSatisfy { regions[$0] == "eu-south" }, "\(regions)")
+    }
+
     @Test("bad rollback requests are exit 2 with one clear line", arguments: [
         ["rollback", "--to-seq", "0", "--dry-run"], ["rollback", "--to-seq", "999999", "--dry-run"],
         ["rollback", "--to-seq", "5"], ["rollback", "--to-seq", "x", "--dry-run"],

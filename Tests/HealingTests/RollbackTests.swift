@@ -15,6 +15,18 @@ struct RollbackTests {
         #expect(t.inverse(of: .release(node: "q"))?.kind == .quarantine)
     }
 
+    @Test("the actions projection records each action's inverse as the topology stood when it was planned")
+    func inverseRecorded() async throws {
+        let rig = try await Rig(actuator: DryRunActuator())
+        _ = try await rig.engine.run(.scale(service: "api", from: 3, to: 7), reason: "t")
+        _ = try await rig.engine.run(.scale(service: "api", from: 7, to: 2), reason: "t")
+        _ = try await rig.engine.run(.quarantine(node: "n9", reason: "x"), reason: "t")
+        let actions = await rig.engine.actions
+        #expect(try actions["act-1"]?.inverse.map { try Action(document: $0) } == .scale(service: "api", from: 7, to: 3))
+        #expect(try actions["act-2"]?.inverse.map { try Action(document: $0) } == .scale(service: "api", from: 2, to: 7))
+        #expect(try actions["act-3"]?.inverse.map { try Action(document: $0) } == .release(node: "n9"))
+    }
+
     @Test("bad action requests are typed errors", arguments: [
         ("reboot", ["node": "n"], "unknown kind 'reboot'"),
         ("scale", ["service": "api", "from": 1, "to": -2], "between 0 and"),

@@ -191,6 +191,7 @@ struct ActionsCommand: ParsableCommand {
                 if let c = a.cause { fields["cause"] = .string(c) }
                 if let c = a.compensates { fields["compensates"] = .string(c) }
                 if let e = a.lastError { fields["last_error"] = .string(e) }
+                if let inverse = a.inverse { fields["inverse"] = inverse }
                 return .map(fields)
             })))
         case .table:
