@@ -128,10 +128,21 @@ enum Record {
         var tags: [String: String] = [:]
         var causation: String?, correlation: String?
         let count = try r.readMapHead()
+        // Keys arrive in canonical order, so each is first compared, as two words, with the
+        // key expected next; only a surprise goes through the general matcher. Building a
+        // String per key would cost more than the rest of the envelope.
+        let order = EnvelopeKey.canonicalOrder
+        var next = 0
         for _ in 0..<count {
-            // Keys are matched on their bytes: building a String per key would cost more than
-            // the rest of the envelope.
-            switch try r.readEnvelopeKey() {
+            var key = EnvelopeKey.unknown
+            while next < order.count {
+                let expected = order[next]
+                next += 1
+                if r.take(expected.encoded) { key = expected.key; break }
+                if !expected.optional { next = order.count }
+            }
+            if key == .unknown { key = try r.readEnvelopeKey() }
+            switch key {
             case .id:
                 if fields.contains(.links) { id = try r.readString() } else { try r.skipText(); id = "" }
             case .hlc: hlc = try decodeClock(&r, expectedSeq: expectedSeq)
@@ -243,6 +254,58 @@ enum EnvelopeKey {
         case (11, ascii("c")) where second == ascii("o") && last == ascii("n"): return .correlation
         default: return .unknown
         }
+    }
+}
+
+/// A key as it is encoded (head byte and UTF-8), packed into two little-endian words with masks,
+/// for comparison against the record bytes without a loop.
+struct EncodedKey {
+    let length: Int
+    let low: UInt64, lowMask: UInt64
+    let high: UInt64, highMask: UInt64
+
+    init(_ name: StaticString) {
+        let bytes = [UInt8(0x60 | name.utf8CodeUnitCount)] + UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        length = bytes.count
+        var low: UInt64 = 0, lowMask: UInt64 = 0, high: UInt64 = 0, highMask: UInt64 = 0
+        for (i, byte) in bytes.enumerated() {
+            if i < 8 {
+                low |= UInt64(byte) << (8 * UInt64(i))
+                lowMask |= 0xff << (8 * UInt64(i))
+            } else {
+                high |= UInt64(byte) << (8 * UInt64(i - 8))
+                highMask |= 0xff << (8 * UInt64(i - 8))
+            }
+        }
+        (self.low, self.lowMask, self.high, self.highMask) = (low, lowMask, high, highMask)
+    }
+}
+
+extension EnvelopeKey {
+    /// The envelope's keys in canonical order; optional ones may be absent.
+    static let canonicalOrder: [(encoded: EncodedKey, key: EnvelopeKey, optional: Bool)] = [
+        (EncodedKey("id"), .id, false), (EncodedKey("hlc"), .hlc, false), (EncodedKey("seq"), .seq, false),
+        (EncodedKey("data"), .data, false), (EncodedKey("node"), .node, false), (EncodedKey("prev"), .prev, false),
+        (EncodedKey("tags"), .tags, true), (EncodedKey("time"), .time, false), (EncodedKey("type"), .type, false),
+        (EncodedKey("stream"), .stream, false), (EncodedKey("version"), .version, false),
+        (EncodedKey("causation"), .causation, true), (EncodedKey("correlation"), .correlation, true),
+    ]
+}
+
+extension CBORReader {
+    /// Consumes `key` if the next bytes are exactly it. Needs 16 readable bytes (a key is
+    /// always followed by its value, so only the very end of a record falls back).
+    @inline(__always)
+    mutating func take(_ key: EncodedKey) -> Bool {
+        guard base.count - offset >= 16, let start = base.baseAddress else { return false }
+        let low = UInt64(littleEndian: start.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        guard low & key.lowMask == key.low else { return false }
+        if key.highMask != 0 {
+            let high = UInt64(littleEndian: start.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+            guard high & key.highMask == key.high else { return false }
+        }
+        offset += key.length
+        return true
     }
 }
 
