@@ -56,6 +56,24 @@ struct RecoveryctlHealingTests {
         #expect(!actions.stdout.contains("incident-1"))
     }
 
+    @Test("operators force breakers open or closed and reset them, with a recorded reason")
+    func breakerOverrides() throws {
+        let dir = try demoStore()
+        let open = try recoveryctl(["breakers", "--force-open", "service/api", "--reason", "maintenance", "--by", "alice", "--format", "json", "--store", dir.store()])
+        #expect(open.status == 0, "\(open.stderr)")
+        guard case .array(let rows) = try JSONParser.parse(open.stdout) else { Issue.record("\(open.stdout)"); return }
+        #expect(rows.contains { $0["breaker"] == "service/api" && $0["state"] == "forced_open" })
+        let reset = try recoveryctl(["breakers", "--reset", "service/api", "--reason", "done", "--store", dir.store()])
+        #expect(reset.status == 0 && reset.stdout.contains("service/api"))
+        let events = try recoveryctl(["query", "--stream", "breaker/service/api", "--format", "jsonl", "--store", dir.store()])
+        #expect(events.stdout.contains("\"operator\":\"alice\"") && events.stdout.contains("\"reason\":\"maintenance\""))
+        #expect(events.stdout.contains("\"to\":\"closed\""))
+        for bad in [["--force-open", "service/api"], ["--reset", "api", "--reason", "x"], ["--force-open", "a/b", "--reset", "a/b", "--reason", "x"]] {
+            let result = try recoveryctl(["breakers"] + bad + ["--store", dir.store()])
+            #expect(result.status == 2 && result.stderr.hasPrefix("recoveryctl: error:"), "\(bad): \(result.stderr)")
+        }
+    }
+
     @Test("rollback --dry-run prints the plan; --exec runs each compensation through the command")
     func rollbackExec() throws {
         let dir = try demoStore()

@@ -137,14 +137,41 @@ struct RollbackCommand: AsyncRun {
     }
 }
 
-struct BreakersCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "breakers", abstract: "Every circuit breaker's state, counts and since when.")
+struct BreakersCommand: AsyncRun {
+    static let configuration = CommandConfiguration(
+        commandName: "breakers", abstract: "Every circuit breaker's state, counts and since when; operator overrides.",
+        discussion: "--force-open, --force-closed and --reset record a breaker.transitioned event with --reason and --by, as the library's operator overrides do; a forced breaker stays so until reset.")
 
     @OptionGroup var global: GlobalArguments
     @Option(help: "table or json.") var format: StateFormat = .table
+    @Option(name: .customLong("force-open"), help: "Force this breaker open.") var forceOpen: String?
+    @Option(name: .customLong("force-closed"), help: "Force this breaker closed.") var forceClosed: String?
+    @Option(help: "Return this breaker to closed with fresh counts.") var reset: String?
+    @Option(help: "Why (required with an override).") var reason: String?
+    @Option(help: "Who (default $USER).") var by: String?
 
-    func run() throws {
+    func validate() throws {
+        let overrides = [forceOpen, forceClosed, reset].compactMap { $0 }
+        if overrides.count > 1 { throw ValidationError("give one of --force-open, --force-closed, --reset") }
+        if overrides.count == 1, (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("an override needs --reason")
+        }
+        if overrides.contains(where: { !$0.contains("/") }) { throw ValidationError("a breaker is named by its target, like node/NAME or service/NAME") }
+    }
+
+    func runAsync() async throws {
         let store = try global.openExisting()
+        if let name = forceOpen ?? forceClosed ?? reset {
+            let who = by ?? ProcessInfo.processInfo.environment["USER"] ?? "operator"
+            let engine = try await healingCall { try await HealingEngine.open(store: store, config: HealingConfig(), actuator: DryRunActuator()) }
+            try await healingCall {
+                if reset != nil {
+                    try await engine.resetBreaker(name, reason: reason ?? "", by: who)
+                } else {
+                    try await engine.forceBreaker(name, open: forceOpen != nil, reason: reason ?? "", by: who)
+                }
+            }
+        }
         let head = try storeCall { try store.head().seq }
         let states = head == 0 ? [:] : try projectionCall { try Replay(store: store, projection: BreakersProjection()).state(at: head) }
         let breaker = CircuitBreaker()
