@@ -41,19 +41,24 @@ public actor HealingEngine {
 
     var now: Timestamp { store.options.clock.now() }
 
-    /// Applies every event the knowledge has not seen (including other writers' events).
-    func catchUp() throws(HealingError) {
+    /// Applies every event the knowledge has not seen (including other writers' events);
+    /// returns them.
+    @discardableResult
+    func catchUp() throws(HealingError) -> [Event] {
         // Moved out and back rather than copied: a copy would make every dictionary in it
         // copy-on-write on the first change, which costs O(log length) per append.
         var k = knowledge
         knowledge = Knowledge(breaker: config.breaker)
         defer { knowledge = k }
+        var applied: [Event] = []
         do {
             try store.scan(from: k.position + 1) { event in
                 k.apply(event)
+                applied.append(event)
                 return true
             }
         } catch { throw .store(error.description) }
+        return applied
     }
 
     /// Appends events and applies them to the knowledge; returns them as stored.
@@ -62,12 +67,8 @@ public actor HealingEngine {
         guard !events.isEmpty else { return [] }
         let result: AppendResult
         do { result = try await store.append(events) } catch { throw .store(error.description) }
-        try catchUp()
-        var stored: [Event] = []
-        for position in result.positions {
-            do { if let event = try store.event(at: position) { stored.append(event) } } catch { throw .store(error.description) }
-        }
-        return stored
+        let positions = Set(result.positions)
+        return try catchUp().filter { positions.contains($0.seq) }
     }
 
     // MARK: Knowledge, read by agents and tools

@@ -35,6 +35,9 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
     }
 
     private var pendingRepairs: Set<UInt64>
+    private var waiters: [(seq: UInt64, continuation: CheckedContinuation<Bool, Never>)] = []
+    /// Set when `run()` ends (by cancellation, error or the store closing).
+    private var ended = false
 
     /// The state after every event up to `position`.
     public var state: P.State { lock.withLock { current } }
@@ -53,6 +56,7 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
                 applied = try replay.replay(&current, from: applied, through: boundary)
                 try snapshotIfDue()
             }
+            wakeWaiters()
             return Int(applied - start)
         }
     }
@@ -69,6 +73,13 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
     /// Catches up, then applies events as they commit in this process until the task is
     /// cancelled or the store closes.
     public func run() async throws {
+        lock.withLock { ended = false }
+        defer {
+            lock.withLock {
+                ended = true
+                wakeWaiters()
+            }
+        }
         try catchUp()
         for try await event in store.follow(after: position) {
             try lock.withLock { () throws(ProjectionError) in
@@ -76,8 +87,34 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
                 projection.apply(event, to: &current)
                 applied = event.seq
                 try snapshotIfDue()
+                wakeWaiters()
             }
         }
+    }
+
+    /// Returns true once the runner has applied event `seq` (by `catchUp()` or `run()`), or
+    /// false when `run()` has ended before getting there. Lets a caller synchronise on the
+    /// runner instead of polling its position.
+    public func waitUntilApplied(_ seq: UInt64) async -> Bool {
+        await withCheckedContinuation { continuation in
+            lock.withLock {
+                if applied >= seq {
+                    continuation.resume(returning: true)
+                } else if ended {
+                    continuation.resume(returning: false)
+                } else {
+                    waiters.append((seq, continuation))
+                }
+            }
+        }
+    }
+
+    /// Resumes the waiters whose event has been applied, and all of them once `run()` has ended.
+    /// Called with `lock` held.
+    private func wakeWaiters() {
+        let reached = waiters.filter { $0.seq <= applied || ended }
+        waiters.removeAll { $0.seq <= applied || ended }
+        for waiter in reached { waiter.continuation.resume(returning: waiter.seq <= applied) }
     }
 
     /// The state at an earlier (or the current) point, from snapshots and the log; the live

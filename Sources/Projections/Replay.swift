@@ -48,14 +48,8 @@ public struct Replay<P: Projection>: Sendable {
         let projection = self.projection
         return try storeStep {
             // A long replay decodes on other cores while this thread applies (the projection
-            // stays strictly sequential); a short one is not worth the threads.
-            if seq - position >= 32_768 {
-                return try store.scanInParallel(from: position + 1, through: seq, fields: projection.fields) { event in
-                    projection.apply(event, to: &state)
-                    return true
-                }
-            }
-            return try store.scan(from: position + 1, through: seq, fields: projection.fields) { event in
+            // stays strictly sequential); under two chunks (32,768 events) it scans directly.
+            try store.scanInParallel(from: position + 1, through: seq, fields: projection.fields, chunkSize: 16_384) { event in
                 projection.apply(event, to: &state)
                 return true
             }

@@ -133,11 +133,8 @@ struct TimeTravelTests {
         let runner = try ProjectionRunner(store: store, projection: StatsProjection(), snapshotInterval: 50)
         let task = Task { try await runner.run() }
         try appendGeneric(store, count: 200, seed: 9)
-        var waited = 0
-        while runner.position < 320 && waited < 1_000 {
-            try await Task.sleep(nanoseconds: 5_000_000)
-            waited += 1
-        }
+        // Synchronises on the runner itself; false would mean run() ended before event 320.
+        #expect(await runner.waitUntilApplied(320))
         task.cancel()
         #expect(runner.position == 320)
         #expect(runner.state == (try Replay(store: store, projection: StatsProjection()).fromScratch(through: 320)))

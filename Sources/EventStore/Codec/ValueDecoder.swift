@@ -71,29 +71,26 @@ private struct ValueDecoding: Decoder {
             guard case .bytes(let b) = value else { return nil }
             return b as? T
         case is [String: Int].Type:
-            guard case .map(let fields) = value else { throw mismatch("an object") }
-            var out: [String: Int] = [:]
-            out.reserveCapacity(fields.count)
-            for (key, item) in fields {
-                guard case .int(let i) = item, let exact = Int(exactly: i) else {
-                    throw DecodingError.typeMismatch(Int.self, .init(codingPath: codingPath + [IndexKey(stringKey: key)], debugDescription: "expected an integer, found \(item.kindName)"))
-                }
-                out[key] = exact
-            }
-            return out as? T
+            return try nameKeyedMap("an integer") { if case .int(let i) = $0 { return Int(exactly: i) } else { return nil } } as? T
         case is [String: String].Type:
-            guard case .map(let fields) = value else { throw mismatch("an object") }
-            var out: [String: String] = [:]
-            out.reserveCapacity(fields.count)
-            for (key, item) in fields {
-                guard case .string(let text) = item else {
-                    throw DecodingError.typeMismatch(String.self, .init(codingPath: codingPath + [IndexKey(stringKey: key)], debugDescription: "expected a string, found \(item.kindName)"))
-                }
-                out[key] = text
-            }
-            return out as? T
+            return try nameKeyedMap("a string") { $0.stringValue } as? T
         default: return nil
         }
+    }
+
+    /// A map of names to plain values, decoded without a container per entry (the commonest
+    /// shape in projection states).
+    private func nameKeyedMap<V>(_ expected: String, _ extract: (EventValue) -> V?) throws -> [String: V] {
+        guard case .map(let fields) = value else { throw mismatch("an object") }
+        var out: [String: V] = [:]
+        out.reserveCapacity(fields.count)
+        for (key, item) in fields {
+            guard let element = extract(item) else {
+                throw DecodingError.typeMismatch(V.self, .init(codingPath: codingPath + [IndexKey(stringKey: key)], debugDescription: "expected \(expected), found \(item.kindName)"))
+            }
+            out[key] = element
+        }
+        return out
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {

@@ -15,37 +15,11 @@ extension EventStore {
     @discardableResult
     public func scan(from: UInt64 = 1, through: UInt64? = nil, fields: EventFields = .all,
                      _ body: (Event) throws -> Bool) throws(StoreError) -> UInt64 {
-        try storeCall {
-            let start = max(from, 1)
-            let end = try through ?? head().seq
-            var next = start
-            var stopped = false
-            let interner = StringInterner()
-            while next <= end && !stopped {
-                try env.read { txn in
-                    let cursor = try txn.cursor(txn.dbs.events)
-                    defer { cursor.close() }
-                    var entry = try Key.seq(next).withUnsafeBytes { try cursor.get(MDB_SET_RANGE, key: $0) }
-                    var delivered = 0
-                    while let (key, record) = entry, delivered < Self.scanEventsPerTransaction {
-                        let seq = Key.readUInt64(key)
-                        guard seq <= end else { next = end + 1; return }
-                        guard seq == next else {
-                            throw StoreError.corrupt(seq: next, "the log has no record at this position")
-                        }
-                        let event = try Record.decode(record, expectedSeq: seq, fields: fields, interner: interner)
-                        next = seq + 1
-                        delivered += 1
-                        guard try body(event) else { stopped = true; return }
-                        entry = try cursor.get(MDB_NEXT)
-                    }
-                    if entry == nil && next <= end {
-                        throw StoreError.corrupt(seq: next, "the log ends before the expected head")
-                    }
-                }
-            }
-            return next - 1
-        }
+        let start = max(from, 1)
+        let end: UInt64
+        if let through { end = through } else { end = try head().seq }
+        guard start <= end else { return start - 1 }
+        return try walk(from: start, to: end, forward: true, fields: fields, body) ?? start - 1
     }
 
     /// Calls `body` with events from `from` (default: the head) down to seq 1, newest first,
@@ -53,33 +27,42 @@ extension EventStore {
     @discardableResult
     public func scanBackward(from: UInt64? = nil, fields: EventFields = .all,
                              _ body: (Event) throws -> Bool) throws(StoreError) -> UInt64 {
+        let first: UInt64
+        if let from { first = from } else { first = try head().seq }
+        guard first >= 1 else { return 0 }
+        return try walk(from: first, to: 1, forward: false, fields: fields, body) ?? 0
+    }
+
+    /// Visits `first` through `last` (either direction) in chunks of short read transactions.
+    /// Positions are dense, so a missing one is corruption. Returns the last seq delivered.
+    private func walk(from first: UInt64, to last: UInt64, forward: Bool, fields: EventFields,
+                      _ body: (Event) throws -> Bool) throws(StoreError) -> UInt64? {
         try storeCall {
-            var next = try from ?? head().seq
-            var last: UInt64 = 0
-            var stopped = false
-            while next >= 1 && !stopped {
+            let interner = StringInterner()
+            var next = first
+            var delivered: UInt64?
+            var done = false
+            while !done {
                 try env.read { txn in
                     let cursor = try txn.cursor(txn.dbs.events)
                     defer { cursor.close() }
                     var entry = try Key.seq(next).withUnsafeBytes { try cursor.get(MDB_SET_KEY, key: $0) }
-                    var delivered = 0
-                    while let (key, record) = entry, delivered < Self.scanEventsPerTransaction {
-                        let seq = Key.readUInt64(key)
-                        guard seq == next else { throw StoreError.corrupt(seq: next, "the log has no record at this position") }
-                        let event = try Record.decode(record, expectedSeq: seq, fields: fields)
-                        last = seq
-                        next = seq - 1
-                        delivered += 1
-                        guard try body(event) else { stopped = true; return }
-                        guard next >= 1 else { return }
-                        entry = try cursor.get(MDB_PREV)
-                    }
-                    if entry == nil && next >= 1 {
-                        throw StoreError.corrupt(seq: next, "the log has no record at this position")
+                    for _ in 0..<Self.scanEventsPerTransaction {
+                        guard let (key, record) = entry, Key.readUInt64(key) == next else {
+                            throw StoreError.corrupt(seq: next, "the log has no record at this position")
+                        }
+                        let event = try Record.decode(record, expectedSeq: next, fields: fields, interner: interner)
+                        delivered = next
+                        if try !body(event) || next == last {
+                            done = true
+                            return
+                        }
+                        next = forward ? next + 1 : next - 1
+                        entry = try cursor.get(forward ? MDB_NEXT : MDB_PREV)
                     }
                 }
             }
-            return last
+            return delivered
         }
     }
 }

@@ -63,7 +63,7 @@ extension EventStore {
         try storeCall {
             try env.read { txn in
                 guard let value = try txn.get(txn.dbs.checkpoints, Self.checkpointKey(name)), value.count == 12 else { return nil }
-                return ProjectionCheckpoint(seq: Key.readUInt64(value), version: UInt32(Key.readUInt64([0, 0, 0, 0] + value[8...])))
+                return ProjectionCheckpoint(seq: Key.readUInt64(value), version: UInt32(bigEndian: value.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) }))
             }
         }
     }
@@ -101,30 +101,30 @@ extension EventStore {
 
     /// Every snapshot of projection `name`, oldest first.
     public func snapshots(name: String) throws(StoreError) -> [SnapshotSummary] {
-        try storeCall {
-            try env.read { txn in
-                let prefix = Array(name.utf8) + [0]
-                let cursor = try txn.cursor(txn.dbs.snapshots)
-                defer { cursor.close() }
-                var out: [SnapshotSummary] = []
-                var entry = try cursor.get(MDB_SET_RANGE, key: prefix)
-                while let (key, value) = entry, key.count == prefix.count + 8, key.starts(with: prefix) {
-                    let version = value.count >= 4 ? UInt32(Key.readUInt64([0, 0, 0, 0] + value[0..<4])) : 0
-                    out.append(SnapshotSummary(seq: Key.readUInt64(key, at: prefix.count), version: version, bytes: max(0, value.count - 36)))
-                    entry = try cursor.get(MDB_NEXT)
-                }
-                return out
-            }
+        try storeCall { try env.read { txn in try Self.summaries(txn, name) } }
+    }
+
+    private static func summaries(_ txn: Transaction, _ name: String) throws -> [SnapshotSummary] {
+        let prefix = Array(name.utf8) + [0]
+        let cursor = try txn.cursor(txn.dbs.snapshots)
+        defer { cursor.close() }
+        var out: [SnapshotSummary] = []
+        var entry = try cursor.get(MDB_SET_RANGE, key: prefix)
+        while let (key, value) = entry, key.count == prefix.count + 8, key.starts(with: prefix) {
+            let version = value.count >= 4 ? UInt32(bigEndian: value.loadUnaligned(as: UInt32.self)) : 0
+            out.append(SnapshotSummary(seq: Key.readUInt64(key, at: prefix.count), version: version, bytes: max(0, value.count - 36)))
+            entry = try cursor.get(MDB_NEXT)
         }
+        return out
     }
 
     /// Deletes projection `name`'s snapshots (all, or only those for which `where` is true) and,
-    /// when all are deleted, its checkpoint. Returns how many were deleted.
+    /// unless `keepCheckpoint`, its checkpoint, in one transaction. Returns how many were deleted.
     @discardableResult
     public func deleteSnapshots(name: String, where predicate: (SnapshotSummary) -> Bool = { _ in true }, keepCheckpoint: Bool = false) throws(StoreError) -> Int {
-        let doomed = try snapshots(name: name).filter(predicate)
-        return try storeCall {
+        try storeCall {
             try env.write { txn in
+                let doomed = try Self.summaries(txn, name).filter(predicate)
                 for snapshot in doomed {
                     let key = Self.snapshotKey(name, snapshot.seq)
                     _ = try key.withUnsafeBytes { try txn.delete(txn.dbs.snapshots, $0) }
