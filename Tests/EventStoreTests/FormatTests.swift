@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Record formats")
 struct FormatTests {
-    @Test("a format 1 store (records without a payload length) is read, verified, upgraded and appended to")
+    @Test("a format 1 store (records without a payload length, ids keyed by text) is read, verified, upgraded and appended to")
     func readsFormatOne() throws {
         let dir = TemporaryDirectory()
         var original: [Event] = []
@@ -18,6 +18,9 @@ struct FormatTests {
                     #expect(record[0] == 2)
                     try txn.put(txn.dbs.events, Key.seq(seq), [1] + record[1..<33] + record[37...])
                 }
+                // Format 1 and 2 keyed the ids database by the id text.
+                try txn.clear(txn.dbs.ids)
+                for e in original { try txn.put(txn.dbs.ids, Key.text(e.id), Key.seq(e.seq)) }
                 try txn.put(txn.dbs.meta, Key.text("format"), [1])
             }
             store.close()
@@ -33,6 +36,27 @@ struct FormatTests {
         _ = try store.appendBlocking([event("d")])
         #expect(try store.verify().ok)
         #expect(try store.event(at: 4)?.prev == original[2].hash)
+        // The upgrade rebuilt the ids: re-sending an old event is still recognised.
+        var resent = event("a", ["n": 1])
+        resent.id = original[0].id
+        let again = try store.appendBlocking([resent])
+        #expect(again.written == 0 && again.positions == [1])
+    }
+
+    @Test("ids of the generated form are keyed by clock, any other id by its text, never two ids on one key")
+    func idKeys() {
+        let generated = IdKey.make("node-7:1795932499123456:3")
+        #expect(generated == IdKey.make(node: "node-7", wall: 1_795_932_499_123_456, logical: 3))
+        #expect(generated.first == 1)
+        #expect(IdKey.generatedParts("a:b:1:2")?.node == "a:b")
+        // Keys of later clocks sort after earlier ones whatever the node.
+        #expect(IdKey.make("zz:100:0").lexicographicallyPrecedes(IdKey.make("aa:101:0")))
+        // Non-canonical numbers and other shapes keep their text, so no two ids share a key.
+        let others = ["node:007:1", "node:7:01", "node:+7:1", "node:-7:1", ":7:1", "node:7:", "node:7:4294967296",
+                      "node:99999999999999999999:1", "plain-id", "a:b"]
+        for id in others { #expect(IdKey.make(id) == [0] + Array(id.utf8), "\(id)") }
+        let all = others + ["node:7:1", "node:7:0", "node:0:1"]
+        #expect(Set(all.map(IdKey.make)).count == all.count)
     }
 
     @Test("a payload length in the header that disagrees with the payload is reported as corruption")

@@ -42,6 +42,26 @@ public struct CBORWriter: Sendable {
 
     mutating func appendRawBytes(_ item: [UInt8]) { bytes.append(contentsOf: item) }
 
+    mutating func appendZeros(_ count: Int) { bytes.append(contentsOf: repeatElement(0, count: count)) }
+
+    /// A 32-byte byte string.
+    mutating func digest(_ value: Digest) {
+        bytes.append(0x58)
+        bytes.append(32)
+        value.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try bytes.withUnsafeMutableBytes(body)
+    }
+
+    /// The encoding of a text string, for keys written many times.
+    static func encodedText(_ text: String) -> [UInt8] {
+        var writer = CBORWriter(capacity: text.utf8.count + 9)
+        writer.string(text)
+        return writer.bytes
+    }
+
     public mutating func arrayHead(_ count: Int) { head(4, UInt64(count)) }
     public mutating func mapHead(_ count: Int) { head(5, UInt64(count)) }
     public mutating func bool(_ value: Bool) { bytes.append(value ? 0xf5 : 0xf4) }
@@ -80,9 +100,9 @@ public struct CBORWriter: Sendable {
             for item in items { self.value(item) }
         case .map(let fields):
             mapHead(fields.count)
-            for key in fields.keys.sorted(by: CBORWriter.canonicalKeyOrder) {
+            for (key, field) in fields.sorted(by: { CBORWriter.canonicalKeyOrder($0.key, $1.key) }) {
                 string(key)
-                self.value(fields[key] ?? .null)
+                self.value(field)
             }
         }
     }

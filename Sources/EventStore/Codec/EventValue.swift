@@ -55,16 +55,38 @@ public enum EventValue: Sendable, Hashable {
 
     /// Throws when the value holds something the log refuses (a non-finite number).
     func validate(path: String) throws(ValueError) {
+        // The path is built only for a refused value: valid payloads, the common case, cost
+        // one walk and no string building.
+        guard let (steps, message) = firstRefused() else { return }
+        var full = path
+        for step in steps.reversed() {
+            switch step {
+            case .index(let i): full += "[\(i)]"
+            case .key(let k): full += full.isEmpty ? k : ".\(k)"
+            }
+        }
+        throw ValueError(path: full, message: message)
+    }
+
+    private enum PathStep { case index(Int), key(String) }
+
+    /// The steps (innermost first) to the first part the log refuses, and why.
+    private func firstRefused() -> ([PathStep], String)? {
         switch self {
         case .double(let d) where !d.isFinite:
-            throw ValueError(path: path, message: "non-finite number")
+            return ([], "non-finite number")
         case .array(let items):
-            for (i, item) in items.enumerated() { try item.validate(path: "\(path)[\(i)]") }
+            for (i, item) in items.enumerated() {
+                if let (steps, message) = item.firstRefused() { return (steps + [.index(i)], message) }
+            }
         case .map(let fields):
-            for (k, v) in fields { try v.validate(path: path.isEmpty ? k : "\(path).\(k)") }
+            for (k, v) in fields {
+                if let (steps, message) = v.firstRefused() { return (steps + [.key(k)], message) }
+            }
         default:
             break
         }
+        return nil
     }
 }
 

@@ -294,6 +294,11 @@ struct Transaction {
         return Cursor(handle: c, path: path)
     }
 
+    /// Deletes every entry of a database, keeping the database.
+    func clear(_ dbi: MDB_dbi) throws {
+        try Environment.check(mdb_drop(handle, dbi, 0), "clearing a database", path: path)
+    }
+
     func entryCount(_ dbi: MDB_dbi) throws -> Int {
         var stat = MDB_stat()
         try Environment.check(mdb_stat(handle, dbi, &stat), "mdb_stat", path: path)

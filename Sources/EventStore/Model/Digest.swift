@@ -38,13 +38,12 @@ public struct Digest: Sendable, Hashable, CustomStringConvertible {
         self.init(bytes: bytes)
     }
 
-    public var bytes: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for word in [words.0, words.1, words.2, words.3] {
-            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
-        }
-        return out
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// The 32 bytes, without allocating.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var bigEndian = (words.0.bigEndian, words.1.bigEndian, words.2.bigEndian, words.3.bigEndian)
+        return try Swift.withUnsafeBytes(of: &bigEndian, body)
     }
 
     public var hex: String { bytes.hexString }
@@ -80,18 +79,20 @@ final class SHA256Hasher {
 
     /// SHA-256(first ‖ second).
     func digest(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> Digest {
-        var out = [UInt8](repeating: 0, count: 32)
+        var out = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         var length: UInt32 = 0
         EVP_DigestInit_ex2(context, algorithm, nil)
         EVP_DigestUpdate(context, first.baseAddress, first.count)
         EVP_DigestUpdate(context, second.baseAddress, second.count)
-        EVP_DigestFinal_ex(context, &out, &length)
-        return Digest(bytes: out) ?? .zero
+        return Swift.withUnsafeMutableBytes(of: &out) { buffer in
+            guard let base = buffer.baseAddress else { return .zero }
+            EVP_DigestFinal_ex(context, base.assumingMemoryBound(to: UInt8.self), &length)
+            return Digest(raw: UnsafeRawPointer(base))
+        }
     }
 
     func digest(prev: Digest, canonical: UnsafeRawBufferPointer) -> Digest {
-        let prevBytes = prev.bytes
-        return prevBytes.withUnsafeBytes { digest($0, canonical) }
+        prev.withUnsafeBytes { digest($0, canonical) }
     }
 
     /// SHA-256 of one buffer.

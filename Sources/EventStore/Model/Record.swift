@@ -44,32 +44,68 @@ enum Record {
 
     static func canonicalBytes(_ p: Parts) -> [UInt8] {
         var w = CBORWriter(capacity: 96 + p.payload.count + p.stream.utf8.count + p.type.utf8.count)
+        writeCanonical(p, to: &w)
+        return w.bytes
+    }
+
+    /// The stored record of `p` and its hash, built in one buffer: the header is reserved, the
+    /// canonical envelope written after it and hashed in place, then the header filled in.
+    static func encode(_ p: Parts, hasher: SHA256Hasher) -> (record: [UInt8], hash: Digest) {
+        var w = CBORWriter(capacity: headerSize + 128 + p.payload.count + p.stream.utf8.count + p.type.utf8.count + p.id.utf8.count)
+        w.appendZeros(headerSize)
+        writeCanonical(p, to: &w)
+        let hash = w.withUnsafeMutableBytes { record -> Digest in
+            let hash = hasher.digest(prev: p.prev, canonical: UnsafeRawBufferPointer(rebasing: record[headerSize...]))
+            record[0] = formatVersion
+            hash.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: record[1..<33]).copyMemory(from: $0) }
+            record.storeBytes(of: UInt32(truncatingIfNeeded: p.payload.count).bigEndian, toByteOffset: 33, as: UInt32.self)
+            return hash
+        }
+        return (w.bytes, hash)
+    }
+
+    /// Envelope keys, pre-encoded as CBOR text.
+    private enum Keys {
+        static let id = CBORWriter.encodedText("id"), hlc = CBORWriter.encodedText("hlc")
+        static let wall = CBORWriter.encodedText("wall"), logical = CBORWriter.encodedText("logical")
+        static let seq = CBORWriter.encodedText("seq"), data = CBORWriter.encodedText("data")
+        static let node = CBORWriter.encodedText("node"), prev = CBORWriter.encodedText("prev")
+        static let tags = CBORWriter.encodedText("tags"), time = CBORWriter.encodedText("time")
+        static let type = CBORWriter.encodedText("type"), stream = CBORWriter.encodedText("stream")
+        static let version = CBORWriter.encodedText("version"), causation = CBORWriter.encodedText("causation")
+        static let correlation = CBORWriter.encodedText("correlation")
+    }
+
+    private static func writeCanonical(_ p: Parts, to w: inout CBORWriter) {
         var count = 10
         if !p.tags.isEmpty { count += 1 }
         if p.causation != nil { count += 1 }
         if p.correlation != nil { count += 1 }
         w.mapHead(count)
-        w.string("id"); w.string(p.id)
-        w.string("hlc"); w.mapHead(2)
-        w.string("wall"); w.int(p.hlc.wall)
-        w.string("logical"); w.uint(UInt64(p.hlc.logical))
-        w.string("seq"); w.uint(p.seq)
-        w.string("data"); w.appendRaw(p.payload)
-        w.string("node"); w.string(p.node)
-        w.string("prev"); w.byteString(p.prev.bytes)
+        w.appendRawBytes(Keys.id); w.string(p.id)
+        w.appendRawBytes(Keys.hlc); w.mapHead(2)
+        w.appendRawBytes(Keys.wall); w.int(p.hlc.wall)
+        w.appendRawBytes(Keys.logical); w.uint(UInt64(p.hlc.logical))
+        w.appendRawBytes(Keys.seq); w.uint(p.seq)
+        w.appendRawBytes(Keys.data); w.appendRawBytes(p.payload)
+        w.appendRawBytes(Keys.node); w.string(p.node)
+        w.appendRawBytes(Keys.prev); w.digest(p.prev)
         if !p.tags.isEmpty {
-            w.string("tags"); w.mapHead(p.tags.count)
-            for key in p.tags.keys.sorted(by: CBORWriter.canonicalKeyOrder) {
-                w.string(key); w.string(p.tags[key] ?? "")
+            w.appendRawBytes(Keys.tags); w.mapHead(p.tags.count)
+            if p.tags.count == 1, let only = p.tags.first {
+                w.string(only.key); w.string(only.value)
+            } else {
+                for (key, value) in p.tags.sorted(by: { CBORWriter.canonicalKeyOrder($0.key, $1.key) }) {
+                    w.string(key); w.string(value)
+                }
             }
         }
-        w.string("time"); w.int(p.time.nanoseconds)
-        w.string("type"); w.string(p.type)
-        w.string("stream"); w.string(p.stream)
-        w.string("version"); w.uint(p.version)
-        if let c = p.causation { w.string("causation"); w.string(c) }
-        if let c = p.correlation { w.string("correlation"); w.string(c) }
-        return w.bytes
+        w.appendRawBytes(Keys.time); w.int(p.time.nanoseconds)
+        w.appendRawBytes(Keys.type); w.string(p.type)
+        w.appendRawBytes(Keys.stream); w.string(p.stream)
+        w.appendRawBytes(Keys.version); w.uint(p.version)
+        if let c = p.causation { w.appendRawBytes(Keys.causation); w.string(c) }
+        if let c = p.correlation { w.appendRawBytes(Keys.correlation); w.string(c) }
     }
 
     /// The canonical bytes of a complete event, for recomputing its hash from any form of it
@@ -78,15 +114,6 @@ enum Record {
         canonicalBytes(Parts(seq: e.seq, id: e.id, time: e.time, hlc: e.hlc, node: e.node, stream: e.stream,
                              version: e.version, type: e.type, tags: e.tags, payload: CBORWriter.encode(e.data),
                              causation: e.causation, correlation: e.correlation, prev: e.prev))
-    }
-
-    static func record(hash: Digest, canonical: [UInt8], payloadLength: Int) -> [UInt8] {
-        var out: [UInt8] = [formatVersion]
-        out.reserveCapacity(headerSize + canonical.count)
-        out.append(contentsOf: hash.bytes)
-        withUnsafeBytes(of: UInt32(truncatingIfNeeded: payloadLength).bigEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: canonical)
-        return out
     }
 
     /// The hash a record claims, without decoding the rest.
@@ -362,5 +389,4 @@ extension CBORReader {
 
 extension CBORWriter {
     /// Appends bytes that are already a complete CBOR item (a pre-encoded payload).
-    mutating func appendRaw(_ item: [UInt8]) { appendRawBytes(item) }
 }

@@ -28,9 +28,10 @@ public final class EventStore: @unchecked Sendable {
     let headWatch = HeadWatch()
 
     /// The store format this build writes and the newest it reads. Format 2 records carry
-    /// their payload length; format 1 stores are read, and marked format 2 when opened, since
-    /// the records appended from then on are format 2.
-    public static let formatVersion = 2
+    /// their payload length; format 3 keys the `ids` database by clock (`IdKey`). Older stores
+    /// are read, and upgraded when opened for writing: their `ids` database is rebuilt, and
+    /// the records appended from then on are record format 2.
+    public static let formatVersion = 3
 
     private init(path: String, nodeID: String, options: StoreOptions, env: Environment) {
         self.path = path
@@ -53,7 +54,7 @@ public final class EventStore: @unchecked Sendable {
             } else {
                 try env.openDatabases()
                 nodeID = try env.read { txn in try readOrInitialiseMeta(txn, path: path, options: nil) }
-                try upgradeFormatMarker(env)
+                try upgradeFormat(env)
             }
             let store = EventStore(path: path, nodeID: nodeID, options: options, env: env)
             store.headWatch.publish(try store.head().seq)
@@ -134,11 +135,16 @@ public final class EventStore: @unchecked Sendable {
         return node
     }
 
-    /// Marks an older store with this build's format (only ever upgrades).
-    private static func upgradeFormatMarker(_ env: Environment) throws {
+    /// Upgrades an older store to this build's format in one transaction (only ever upgrades).
+    private static func upgradeFormat(_ env: Environment) throws {
         let stored = try env.read { txn in try txn.get(txn.dbs.meta, Key.text("format")).flatMap(\.first) } ?? UInt8(formatVersion)
         guard Int(stored) < formatVersion else { return }
-        try env.write { txn in try txn.put(txn.dbs.meta, Key.text("format"), [UInt8(formatVersion)]) }
+        try env.write { txn in
+            let stored = try txn.get(txn.dbs.meta, Key.text("format")).flatMap(\.first) ?? UInt8(formatVersion)
+            guard Int(stored) < formatVersion else { return }
+            if stored < 3 { try IdKey.rebuild(txn) }
+            try txn.put(txn.dbs.meta, Key.text("format"), [UInt8(formatVersion)])
+        }
     }
 
     private static func hostName() -> String {

@@ -7,9 +7,13 @@ import CLMDB
 
 /// Maintains the secondary indexes (`streams`, `types`, `tags`, `time`) like a projection: it
 /// reads the log after its checkpoint and writes the entries of up to `limit` events in one
-/// transaction, sorted per index, together with the new checkpoint. Inserting sorted runs
-/// touches each index page about once per batch, where per-event inserts in the append
+/// transaction, in key order per index, together with the new checkpoint. Inserting sorted
+/// runs touches each index page about once per batch, where per-event inserts in the append
 /// transaction rewrite about a thousand pages per index per commit.
+///
+/// A batch is made in two halves so that the expensive one does not hold the write lock:
+/// `prepare` decodes and groups in a read transaction (on the indexer's own core, while the
+/// writer goes on appending), `apply` inserts the prepared runs in a short write transaction.
 enum IndexBuilder {
     static let checkpointKey = Key.text("index")
 
@@ -31,69 +35,60 @@ enum IndexBuilder {
     static func correlationKey(_ c: String) -> [UInt8] { [UInt8(ascii: "c")] + Array(c.utf8) }
     static func tagKey(_ key: String, _ value: String) -> [UInt8] { [UInt8(ascii: "t")] + Array("\(key)=\(value)".utf8) }
 
-    struct Entries {
-        var streams: [([UInt8], [UInt8])] = []
-        var types: [([UInt8], [UInt8])] = []
-        var tags: [([UInt8], [UInt8])] = []
-        var time: [[UInt8]] = []
-
-        mutating func add(_ e: Event) {
-            let seqKey = Key.seq(e.seq)
-            streams.append((Key.text(e.stream), Key.pair(e.version, e.seq)))
-            types.append((Key.text(e.type), seqKey))
-            for key in IndexBuilder.tagKeys(node: e.node, correlation: e.correlation, tags: e.tags) {
-                tags.append((key, seqKey))
+    /// Indexes up to `limit` events after the checkpoint. Returns how many, the lag left and
+    /// the checkpoint reached.
+    static func step(env: Environment, limit: Int) throws -> (indexed: Int, lag: Int, checkpoint: UInt64) {
+        while true {
+            let prepared = try env.read { txn -> (batch: PreparedIndexBatch?, checkpoint: UInt64) in
+                let batch = try prepare(txn, limit: limit)
+                return (batch, try batch?.from ?? checkpoint(txn))
             }
-            time.append(Key.time(e.time, e.seq))
+            guard let batch = prepared.batch else { return (0, 0, prepared.checkpoint) }
+            if let lag = try env.write({ txn in try apply(batch, in: txn) }) { return (batch.count, lag, batch.to) }
+            // Someone else (another process's indexer, a reindex) moved the checkpoint meanwhile.
         }
     }
 
-    /// Indexes up to `limit` events after the checkpoint. Returns how many, and the lag left.
-    static func step(env: Environment, limit: Int) throws -> (indexed: Int, lag: Int) {
-        try env.write { txn in
-            let from = try checkpoint(txn)
-            let head = try Head.load(txn).seq
-            guard head > from else { return (0, 0) }
-            let to = min(head, from + UInt64(limit))
-            var entries = Entries()
-            let cursor = try txn.cursor(txn.dbs.events)
-            defer { cursor.close() }
-            var entry = try cursor.get(MDB_SET_RANGE, key: Key.seq(from + 1))
-            while let current = entry {
-                let seq = Key.readUInt64(current.key)
-                if seq > to { break }
-                entries.add(try Record.decode(current.value, expectedSeq: seq, fields: [.tags, .links]))
-                entry = try cursor.get(MDB_NEXT)
-            }
-            try insertSorted(txn, txn.dbs.streams, entries.streams, appending: MDB_APPENDDUP)
-            try insertSorted(txn, txn.dbs.types, entries.types, appending: MDB_APPENDDUP)
-            try insertSorted(txn, txn.dbs.tags, entries.tags, appending: MDB_APPENDDUP)
-            try insertSorted(txn, txn.dbs.time, entries.time.map { ($0, []) }, appending: MDB_APPEND)
-            try txn.put(txn.dbs.checkpoints, checkpointKey, Key.seq(to))
-            return (Int(to - from), Int(head - to))
+    /// Brings the indexes fully up to date; returns how many events were indexed.
+    static func catchUp(env: Environment, batch: Int) throws -> Int {
+        var total = 0
+        while true {
+            let step = try self.step(env: env, limit: batch)
+            total += step.indexed
+            if step.lag == 0 { return total }
         }
     }
 
-    /// Inserts in key order. Batches index events in seq order, so a value nearly always sorts
-    /// after every value already stored under its key (and a time key after the last one):
-    /// `appending` (MDB_APPENDDUP or MDB_APPEND) then skips LMDB's search. When the guess is
-    /// wrong (an event with an older time, a re-run after a crash) LMDB refuses the append and
-    /// the entry is inserted normally, so nothing is lost.
-    private static func insertSorted(_ txn: Transaction, _ dbi: MDB_dbi, _ entries: [([UInt8], [UInt8])], appending: Int32) throws {
-        // LMDB's default order (memcmp, then length), which the cursor inserts fastest in.
-        let sorted = entries.sorted { a, b in
-            let byKey = compareBytes(a.0, b.0)
-            return byKey == 0 ? compareBytes(a.1, b.1) < 0 : byKey < 0
-        }
-        let cursor = try txn.cursor(dbi)
+    /// Reads and groups the entries of up to `limit` events after the checkpoint; nil when the
+    /// indexes are current.
+    static func prepare(_ txn: Transaction, limit: Int) throws -> PreparedIndexBatch? {
+        let from = try checkpoint(txn)
+        let head = try Head.load(txn).seq
+        guard head > from else { return nil }
+        var batch = PreparedIndexBatch(from: from, to: min(head, from + UInt64(max(1, limit))))
+        let cursor = try txn.cursor(txn.dbs.events)
         defer { cursor.close() }
-        for (key, value) in sorted {
-            try key.withUnsafeBytes { k in
-                try value.withUnsafeBytes { v in
-                    if try !cursor.put(k, v, flags: appending) { try cursor.put(k, v) }
-                }
-            }
+        var entry = try cursor.get(MDB_SET_RANGE, key: Key.seq(from + 1))
+        while let current = entry {
+            let seq = Key.readUInt64(current.key)
+            if seq > batch.to { break }
+            batch.add(try Record.decode(current.value, expectedSeq: seq, fields: [.tags, .links]))
+            entry = try cursor.get(MDB_NEXT)
         }
+        return batch
+    }
+
+    /// Inserts a prepared batch and moves the checkpoint to its end. Returns the lag left, or
+    /// nil (and writes nothing) when the checkpoint is no longer where the batch starts.
+    static func apply(_ batch: PreparedIndexBatch, in txn: Transaction) throws -> Int? {
+        guard try checkpoint(txn) == batch.from else { return nil }
+        try batch.streams.insert(txn, txn.dbs.streams)
+        try batch.types.insert(txn, txn.dbs.types)
+        try batch.tags.insert(txn, txn.dbs.tags)
+        try batch.insertTimes(txn)
+        try txn.put(txn.dbs.checkpoints, checkpointKey, Key.seq(batch.to))
+        let head = try Head.load(txn).seq
+        return Int(head - min(head, batch.to))
     }
 
     /// memcmp order with the shorter of two equal prefixes first: LMDB's default key order.
@@ -109,55 +104,124 @@ enum IndexBuilder {
         if order != 0 { return Int(order) }
         return a.count - b.count
     }
+}
 
-    /// Brings the indexes fully up to date; returns how many events were indexed.
-    static func catchUp(env: Environment, batch: Int) throws -> Int {
-        var total = 0
-        while true {
-            let step = try self.step(env: env, limit: batch)
-            total += step.indexed
-            if step.lag == 0 { return total }
+/// The entries of a run of events, grouped per index key. Events arrive in seq order, so the
+/// values under one key arrive already in LMDB's duplicate order (seq, or version then seq):
+/// grouping replaces a sort of every entry by a sort of the distinct keys.
+struct PreparedIndexBatch {
+    let from: UInt64
+    let to: UInt64
+    private(set) var count = 0
+    var streams = IndexRuns<String>(valueWords: 2) { Key.text($0) }
+    var types = IndexRuns<String>(valueWords: 1) { Key.text($0) }
+    var tags = IndexRuns<TagIndexKey>(valueWords: 1) { $0.bytes }
+    /// `time` keys (time with the sign bit flipped, seq), nearly always already in order.
+    private var times: [(UInt64, UInt64)] = []
+
+    init(from: UInt64, to: UInt64) {
+        self.from = from
+        self.to = to
+        times.reserveCapacity(Int(to - from))
+    }
+
+    mutating func add(_ e: Event) {
+        count += 1
+        streams.add(e.stream, e.version, e.seq)
+        types.add(e.type, e.seq)
+        tags.add(.node(e.node), e.seq)
+        if let correlation = e.correlation { tags.add(.correlation(correlation), e.seq) }
+        for (key, value) in e.tags { tags.add(.tag(key, value), e.seq) }
+        times.append((UInt64(bitPattern: e.time.nanoseconds) ^ (1 << 63), e.seq))
+    }
+
+    func insertTimes(_ txn: Transaction) throws {
+        var ordered = times
+        if zip(ordered, ordered.dropFirst()).contains(where: { $0 > $1 }) { ordered.sort { $0 < $1 } }
+        let cursor = try txn.cursor(txn.dbs.time)
+        defer { cursor.close() }
+        var key = (UInt64(0), UInt64(0))
+        for (time, seq) in ordered {
+            key = (time.bigEndian, seq.bigEndian)
+            try withUnsafeBytes(of: &key) { k in
+                try IndexRuns<String>.put(cursor, key: k, value: UnsafeRawBufferPointer(start: nil, count: 0), appending: MDB_APPEND)
+            }
         }
     }
 }
 
-/// Wakes in-process followers when the head advances.
-final class HeadWatch: @unchecked Sendable {
-    // @unchecked: all state is guarded by `lock`.
-    private let lock = Mutex()
-    private var head: UInt64 = 0
-    private var finished = false
-    private var waiters: [(after: UInt64, continuation: CheckedContinuation<UInt64?, Never>)] = []
+/// A key of the `tags` index: the event's node, its correlation, or one of its tags.
+enum TagIndexKey: Hashable {
+    case node(String)
+    case correlation(String)
+    case tag(String, String)
 
-    func publish(_ newHead: UInt64) {
-        let (due, current) = lock.withLock { () -> ([CheckedContinuation<UInt64?, Never>], UInt64) in
-            head = max(head, newHead)
-            let due = waiters.filter { $0.after < head }.map(\.continuation)
-            waiters.removeAll { $0.after < head }
-            return (due, head)
+    var bytes: [UInt8] {
+        switch self {
+        case .node(let node): return IndexBuilder.nodeKey(node)
+        case .correlation(let correlation): return IndexBuilder.correlationKey(correlation)
+        case .tag(let key, let value): return IndexBuilder.tagKey(key, value)
         }
-        for continuation in due { continuation.resume(returning: current) }
+    }
+}
+
+/// The entries of one duplicate-sorted index, grouped per key: each value is `valueWords`
+/// big-endian UInt64s.
+struct IndexRuns<Name: Hashable> {
+    private let valueWords: Int
+    private let encode: (Name) -> [UInt8]
+    private var slots: [Name: Int] = [:]
+    private var names: [Name] = []
+    private var values: [[UInt64]] = []
+
+    init(valueWords: Int, encode: @escaping (Name) -> [UInt8]) {
+        self.valueWords = valueWords
+        self.encode = encode
     }
 
-    func finish() {
-        let all = lock.withLock { () -> [CheckedContinuation<UInt64?, Never>] in
-            finished = true
-            defer { waiters = [] }
-            return waiters.map(\.continuation)
-        }
-        for continuation in all { continuation.resume(returning: nil) }
+    mutating func add(_ name: Name, _ word: UInt64) {
+        values[slot(name)].append(word)
     }
 
-    /// Returns the head once it is beyond `position`, or nil when the store closes.
-    func wait(after position: UInt64) async -> UInt64? {
-        await withCheckedContinuation { continuation in
-            let immediate: UInt64?? = lock.withLock {
-                if finished { return .some(nil) }
-                if head > position { return .some(head) }
-                waiters.append((position, continuation))
-                return .none
+    mutating func add(_ name: Name, _ first: UInt64, _ second: UInt64) {
+        let slot = slot(name)
+        values[slot].append(first)
+        values[slot].append(second)
+    }
+
+    private mutating func slot(_ name: Name) -> Int {
+        if let existing = slots[name] { return existing }
+        slots[name] = names.count
+        names.append(name)
+        values.append([])
+        return names.count - 1
+    }
+
+    /// Inserts every entry, keys in LMDB order, each key's values in arrival order.
+    func insert(_ txn: Transaction, _ dbi: MDB_dbi) throws {
+        let keys = names.map(encode)
+        let order = keys.indices.sorted { IndexBuilder.compareBytes(keys[$0], keys[$1]) < 0 }
+        let cursor = try txn.cursor(dbi)
+        defer { cursor.close() }
+        var value = [UInt64](repeating: 0, count: valueWords)
+        for slot in order {
+            try keys[slot].withUnsafeBytes { k in
+                let words = values[slot]
+                var start = 0
+                while start < words.count {
+                    for w in 0..<valueWords { value[w] = words[start + w].bigEndian }
+                    try value.withUnsafeBytes { v in try IndexRuns.put(cursor, key: k, value: v, appending: MDB_APPENDDUP) }
+                    start += valueWords
+                }
             }
-            if let immediate { continuation.resume(returning: immediate) }
         }
+    }
+
+    /// Batches index events in seq order, so an entry nearly always sorts after everything
+    /// already stored: `appending` (MDB_APPENDDUP or MDB_APPEND) then skips LMDB's search. When
+    /// the guess is wrong (an event with an older time, a re-run after a crash) LMDB refuses
+    /// the append and the entry is inserted normally, so nothing is lost.
+    static func put(_ cursor: Cursor, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, appending: Int32) throws {
+        if try !cursor.put(key, value, flags: appending) { _ = try cursor.put(key, value) }
     }
 }

@@ -6,10 +6,10 @@ import Foundation
 /// Callers queue prepared batches; the thread takes everything queued, writes it in one LMDB
 /// transaction (group commit: one sync for many callers), then completes each caller with its own
 /// outcome. A conflicting batch is checked before anything of it is written, so it fails alone
-/// without aborting the others. Between bursts the thread brings the secondary indexes up to date.
+/// without aborting the others. An `Indexer` keeps the secondary indexes current behind it.
 final class Writer: @unchecked Sendable {
-    // @unchecked: `queue`, `stopping` and `metrics` are guarded by `condition`; `hasher` and
-    // `indexCheckpoint` are touched only by the writer thread.
+    // @unchecked: `queue`, `stopping` and `metrics` are guarded by `condition`; `hasher` is
+    // touched only by the writer thread.
     typealias Completion = @Sendable (Result<AppendResult, StoreError>) -> Void
 
     private struct Pending {
@@ -28,13 +28,8 @@ final class Writer: @unchecked Sendable {
     private var metrics = WriterMetrics()
     private var hasher: SHA256Hasher?
     private var thread: Thread?
-    /// A pause this long between appends lets the writer index a tail of at least
-    /// `idleIndexMinimum` events; a smaller tail waits for a real lull (`lullNanoseconds`), so
-    /// that a burst of appends is not slowed by small index batches, each of which rewrites
-    /// about one page per index entry (ARCHITECTURE.md: indexes are built in large batches).
-    private let pauseNanoseconds: Int64 = 2_000_000
-    private let lullNanoseconds: Int64 = 50_000_000
-    private var idleIndexMinimum: Int { max(1, options.indexBatchSize / 8) }
+    /// Keeps the indexes current behind this writer (nil when `indexesInBackground` is off).
+    private let indexer: Indexer?
     /// At most this many events go into one group commit.
     private let maximumGroupEvents = 200_000
 
@@ -43,6 +38,7 @@ final class Writer: @unchecked Sendable {
         self.options = options
         self.nodeID = nodeID
         self.headWatch = headWatch
+        self.indexer = options.indexesInBackground ? Indexer(env: env, batchSize: options.indexBatchSize) : nil
         let thread = Thread { [weak self] in self?.run() }
         thread.name = "recovery-engine-writer"
         thread.stackSize = 1 << 20
@@ -60,56 +56,43 @@ final class Writer: @unchecked Sendable {
         if !accepted { completion(.failure(.closed)) }
     }
 
-    /// Finishes what is queued, then ends the thread; returns when it has ended.
+    /// Finishes what is queued and indexes it, then ends the threads; returns when they have ended.
     func stop() {
         condition.locked {
             stopping = true
             condition.broadcast()
             while !stopped && thread != nil && !Thread.current.isEqual(thread) { condition.wait() }
         }
+        indexer?.stop()
     }
 
-    func metricsSnapshot() -> WriterMetrics { condition.locked { metrics } }
+    func metricsSnapshot() -> WriterMetrics {
+        var snapshot = condition.locked { metrics }
+        if let counts = indexer?.counts {
+            snapshot.indexBatches = counts.batches
+            snapshot.eventsIndexed = counts.events
+        }
+        return snapshot
+    }
 
     private func run() {
         do { hasher = try SHA256Hasher() } catch { hasher = nil }
-        let indexing = options.indexesInBackground
-        var lag = indexing ? (try? indexLag()) ?? 0 : 0
         while true {
             let group: [Pending] = condition.locked {
-                while queue.isEmpty && !stopping {
-                    if lag > 0 {
-                        // Wait for more appends; index once the burst has paused.
-                        let delay = lag >= idleIndexMinimum ? pauseNanoseconds : lullNanoseconds
-                        if !condition.wait(timeoutNanoseconds: delay) { return [] }
-                    } else {
-                        condition.wait()
-                    }
-                }
+                while queue.isEmpty && !stopping { condition.wait() }
                 return takeGroup()
             }
-            if group.isEmpty {
-                if stoppingNow() {
-                    // Leave the store indexed for the next reader; the tail is bounded by maximumIndexLag.
-                    while lag > 0, let left = try? indexStep() { lag = left }
-                    break
-                }
-                lag = (try? indexStep()) ?? 0
-                continue
-            }
-            let committedHead = commit(group)
-            if let committedHead { headWatch.publish(committedHead) }
-            guard indexing else { continue }
-            if let current = try? indexLag() { lag = current }
-            if lag >= options.maximumIndexLag { lag = (try? indexStep()) ?? lag }
+            if group.isEmpty { break }
+            guard let committedHead = commit(group) else { continue }
+            headWatch.publish(committedHead)
+            indexer?.noteHead(committedHead)
+            indexer?.waitForLag(atMost: options.maximumIndexLag)
         }
         condition.locked {
             stopped = true
             condition.broadcast()
         }
     }
-
-    private func stoppingNow() -> Bool { condition.locked { stopping && queue.isEmpty } }
 
     private func takeGroup() -> [Pending] {
         var taken = 0
@@ -170,24 +153,6 @@ final class Writer: @unchecked Sendable {
         return newHead
     }
 
-    private func indexLag() throws -> Int {
-        try env.read { txn in
-            let head = try Head.load(txn).seq
-            return Int(head - min(head, try IndexBuilder.checkpoint(txn)))
-        }
-    }
-
-    /// One batch of index building; returns the lag left.
-    private func indexStep() throws -> Int {
-        let step = try IndexBuilder.step(env: env, limit: options.indexBatchSize)
-        condition.locked {
-            if step.indexed > 0 {
-                metrics.indexBatches += 1
-                metrics.eventsIndexed += step.indexed
-            }
-        }
-        return step.lag
-    }
 }
 
 /// Writes the batches of one group commit inside its transaction.
@@ -220,7 +185,7 @@ struct AppendTransaction {
         fresh.reserveCapacity(items.count)
         for (k, item) in items.enumerated() {
             guard let id = item.event.id else { fresh.append(k); continue }
-            if let existing = try txn.get(txn.dbs.ids, Key.text(id)) {
+            if let existing = try txn.get(txn.dbs.ids, IdKey.make(id)) {
                 positions[k] = Key.readUInt64(existing)
             } else if let first = firstIndexOfID[id] {
                 duplicateOf[k] = first
@@ -264,7 +229,7 @@ struct AppendTransaction {
     private mutating func write(_ item: PreparedBatch.Item, streamHeads: inout [String: (version: UInt64, lastSeq: UInt64)]) throws -> UInt64 {
         let event = item.event
         var hlc: HLC
-        var id: String
+        let id: String
         let node = event.node ?? nodeID
         if let remote = event.hlc {
             hlc = remote
@@ -277,25 +242,23 @@ struct AppendTransaction {
         let seqKey = Key.seq(seq)
         if let given = event.id {
             id = given
-            try txn.put(txn.dbs.ids, Key.text(id), seqKey)
+            try txn.put(txn.dbs.ids, IdKey.make(id), seqKey)
         } else {
-            id = "\(node):\(hlc.wall):\(hlc.logical)"
             // A generated id can meet one imported from another store that shares the node name:
             // move the clock on until the id is new.
-            while !(try txn.put(txn.dbs.ids, Key.text(id), seqKey, flags: MDB_NOOVERWRITE)) {
+            while !(try txn.put(txn.dbs.ids, IdKey.make(node: node, wall: hlc.wall, logical: hlc.logical), seqKey,
+                                flags: MDB_NOOVERWRITE)) {
                 head.clock = head.clock.successor
                 hlc = head.clock
-                id = "\(node):\(hlc.wall):\(hlc.logical)"
             }
+            id = IdKey.generatedID(node: node, wall: hlc.wall, logical: hlc.logical)
         }
         let version = try (streamHeads[event.stream]?.version ?? streamHead(event.stream).version) + 1
         streamHeads[event.stream] = (version, seq)
         let parts = Record.Parts(seq: seq, id: id, time: event.time ?? now, hlc: hlc, node: node, stream: event.stream,
                                  version: version, type: event.type, tags: event.tags, payload: item.payload,
                                  causation: event.causation, correlation: event.correlation, prev: head.hash)
-        let canonical = Record.canonicalBytes(parts)
-        let hash = canonical.withUnsafeBytes { hasher.digest(prev: head.hash, canonical: $0) }
-        let record = Record.record(hash: hash, canonical: canonical, payloadLength: item.payload.count)
+        let (record, hash) = Record.encode(parts, hasher: hasher)
         try txn.put(txn.dbs.events, seqKey, record, flags: MDB_APPEND)
         head.seq = seq
         head.hash = hash
