@@ -48,6 +48,9 @@ struct FormatTests {
         let generated = IdKey.make("node-7:1795932499123456:3")
         #expect(generated == IdKey.make(node: "node-7", wall: 1_795_932_499_123_456, logical: 3))
         #expect(generated.first == 1)
+        for (wall, logical) in [(Int64(0), UInt32(0)), (1_795_932_499_123_456, 3), (Int64.max, UInt32.max), (-42, 7)] {
+            #expect(IdKey.generatedID(node: "n", wall: wall, logical: logical) == "n:\(wall):\(logical)")
+        }
         #expect(IdKey.generatedParts("a:b:1:2")?.node == "a:b")
         // Keys of later clocks sort after earlier ones whatever the node.
         #expect(IdKey.make("zz:100:0").lexicographicallyPrecedes(IdKey.make("aa:101:0")))

@@ -24,7 +24,30 @@ enum IdKey {
 
     /// The id the store generates for an event without one.
     static func generatedID(node: String, wall: Int64, logical: UInt32) -> String {
-        "\(node):\(wall):\(logical)"
+        // Built by hand: string interpolation of two integers cost more than the id's SHA-256.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(node.utf8.count + 32)
+        bytes.append(contentsOf: node.utf8)
+        bytes.append(UInt8(ascii: ":"))
+        appendDecimal(UInt64(bitPattern: wall), to: &bytes, negative: wall < 0)
+        bytes.append(UInt8(ascii: ":"))
+        appendDecimal(UInt64(logical), to: &bytes, negative: false)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8], negative: Bool) {
+        var magnitude = negative ? 0 &- value : value
+        if negative { bytes.append(UInt8(ascii: "-")) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for the 20 digits of UInt64.max
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var start = buffer.count
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: buffer[start...])
+        }
     }
 
     /// Splits an id of the generated form; nil for any other text, including non-canonical

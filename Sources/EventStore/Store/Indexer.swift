@@ -10,8 +10,9 @@ import Foundation
 /// It prepares each batch (decoding and grouping, the expensive half) in a read transaction on
 /// its own core while the writer goes on appending; only the insert of the prepared runs takes
 /// the write lock. A burst of appends is indexed once its tail reaches `burstMinimum` events, so
-/// index batches stay large (each small batch rewrites about one page per entry); a shorter
-/// tail is indexed once appends have paused for `lullNanoseconds`.
+/// index batches stay large (a batch rewrites about one page per distinct key it touches, so
+/// small batches cost more per event); a shorter tail is indexed once appends have paused for
+/// `lullNanoseconds`.
 final class Indexer: @unchecked Sendable {
     // @unchecked: every mutable field is guarded by `condition`.
     private let env: Environment
@@ -30,10 +31,12 @@ final class Indexer: @unchecked Sendable {
     private var batches = 0
     private var eventsIndexed = 0
 
-    init(env: Environment, batchSize: Int) {
+    init(env: Environment, batchSize: Int, maximumLag: Int) {
         self.env = env
         self.batchSize = max(1, batchSize)
-        self.burstMinimum = max(1, batchSize / 4)
+        // Whole batches during a burst (measured: 65,536-event batches append 15% faster than
+        // 16,384-event ones at 1M events), but well below the lag at which the writer waits.
+        self.burstMinimum = max(1, min(batchSize, maximumLag / 2))
         let thread = Thread { [self] in run() }
         thread.name = "recovery-engine-indexer"
         thread.start()
@@ -43,10 +46,14 @@ final class Indexer: @unchecked Sendable {
     func noteHead(_ head: UInt64) {
         condition.locked {
             guard head > knownHead else { return }
+            let wasIdle = knownHead <= checkpoint || failed
             knownHead = head
             lastHeadChange = Indexer.uptimeNanoseconds()
             failed = false
-            condition.broadcast()
+            // Wake the thread only when this changes what it waits for: work after none, or a
+            // full batch. While it waits out a lull it wakes by itself, so a stream of small
+            // commits does not cost a context switch each.
+            if wasIdle || Int(knownHead - checkpoint) >= burstMinimum { condition.broadcast() }
         }
     }
 

@@ -17,9 +17,10 @@ public struct StoreOptions: Sendable {
     public var maximumClockAheadMicros: Int64 = 60_000_000
     /// The index builder works in batches of up to this many events.
     public var indexBatchSize: Int = 65_536
-    /// While appends keep arriving, the index builder still runs once the unindexed tail reaches
-    /// this many events, so that queries never scan a long tail.
-    public var maximumIndexLag: Int = 100_000
+    /// While appends keep arriving, the index builder runs once the unindexed tail reaches
+    /// `min(indexBatchSize, maximumIndexLag / 2)` events, and appends wait while the tail is
+    /// longer than this, so that queries never scan a long tail.
+    public var maximumIndexLag: Int = 150_000
     /// With `false` the writer never builds indexes by itself; `reindex()` does. Queries stay
     /// exact either way (they scan the unindexed tail).
     public var indexesInBackground: Bool = true

@@ -38,7 +38,7 @@ final class Writer: @unchecked Sendable {
         self.options = options
         self.nodeID = nodeID
         self.headWatch = headWatch
-        self.indexer = options.indexesInBackground ? Indexer(env: env, batchSize: options.indexBatchSize) : nil
+        self.indexer = options.indexesInBackground ? Indexer(env: env, batchSize: options.indexBatchSize, maximumLag: options.maximumIndexLag) : nil
         let thread = Thread { [weak self] in self?.run() }
         thread.name = "recovery-engine-writer"
         thread.stackSize = 1 << 20
@@ -211,6 +211,7 @@ struct AppendTransaction {
             }
         }
         var streamHeads: [String: (version: UInt64, lastSeq: UInt64)] = [:]
+        streamHeads.reserveCapacity(fresh.count)
         for k in fresh {
             positions[k] = try write(items[k], streamHeads: &streamHeads)
         }
@@ -253,8 +254,14 @@ struct AppendTransaction {
             }
             id = IdKey.generatedID(node: node, wall: hlc.wall, logical: hlc.logical)
         }
-        let version = try (streamHeads[event.stream]?.version ?? streamHead(event.stream).version) + 1
-        streamHeads[event.stream] = (version, seq)
+        let version: UInt64
+        if let known = streamHeads.index(forKey: event.stream) {
+            version = streamHeads.values[known].version + 1
+            streamHeads.values[known] = (version, seq)
+        } else {
+            version = try streamHead(event.stream).version + 1
+            streamHeads[event.stream] = (version, seq)
+        }
         let parts = Record.Parts(seq: seq, id: id, time: event.time ?? now, hlc: hlc, node: node, stream: event.stream,
                                  version: version, type: event.type, tags: event.tags, payload: item.payload,
                                  causation: event.causation, correlation: event.correlation, prev: head.hash)
