@@ -35,6 +35,9 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
     }
 
     private var pendingRepairs: Set<UInt64>
+    /// Snapshot points per catch-up replay: enough to keep the parallel decoding busy across
+    /// several intervals, few enough that their encodings take little memory.
+    private static var snapshotsPerSegment: Int { 8 }
     private var waiters: [(seq: UInt64, continuation: CheckedContinuation<Bool, Never>)] = []
     /// Set when `run()` ends (by cancellation, error or the store closing).
     private var ended = false
@@ -52,9 +55,20 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
             let head = try storeStep { try replay.store.head().seq }
             let start = applied
             while applied < head {
-                let boundary = nextSnapshot(after: applied).map { min($0, head) } ?? head
-                applied = try replay.replay(&current, from: applied, through: boundary)
-                try snapshotIfDue()
+                // Up to `snapshotsPerSegment` snapshot points go into one replay, decoded in
+                // parallel end to end; their states are encoded as the replay passes them and
+                // saved in one commit after it, so memory holds at most that many encodings.
+                var boundaries: [UInt64] = []
+                var cursor = applied
+                while boundaries.count < Self.snapshotsPerSegment, let due = nextSnapshot(after: cursor), due <= head {
+                    boundaries.append(due)
+                    cursor = due
+                }
+                let end = boundaries.count == Self.snapshotsPerSegment ? cursor : head
+                let (reached, encoded) = try replay.replay(&current, from: applied, through: end, encodingAt: boundaries)
+                applied = reached
+                try storeStep { try store.saveSnapshots(name: projection.name, version: projection.version, encoded) }
+                pendingRepairs.subtract(encoded.map(\.seq))
             }
             wakeWaiters()
             return Int(applied - start)

@@ -44,16 +44,34 @@ public struct Replay<P: Projection>: Sendable {
 
     /// Applies events `position + 1 ... seq`; returns the new position.
     func replay(_ state: inout P.State, from position: UInt64, through seq: UInt64) throws(ProjectionError) -> UInt64 {
-        guard seq > position else { return position }
+        try replay(&state, from: position, through: seq, encodingAt: []).position
+    }
+
+    /// Applies events `position + 1 ... seq`, encoding the state as it passes each seq of
+    /// `boundaries` (ascending); returns the new position and those encodings.
+    func replay(_ state: inout P.State, from position: UInt64, through seq: UInt64,
+                encodingAt boundaries: [UInt64]) throws(ProjectionError) -> (position: UInt64, encoded: [(seq: UInt64, state: [UInt8])]) {
+        guard seq > position else { return (position, []) }
         let projection = self.projection
-        return try storeStep {
+        var encoded: [(seq: UInt64, state: [UInt8])] = []
+        var next = boundaries.firstIndex { $0 > position } ?? boundaries.endIndex
+        var encodingFailure: ProjectionError?
+        let reached = try storeStep {
             // A long replay decodes on other cores while this thread applies (the projection
             // stays strictly sequential); under two chunks (32,768 events) it scans directly.
             try store.scanInParallel(from: position + 1, through: seq, fields: projection.fields, chunkSize: 16_384) { event in
                 projection.apply(event, to: &state)
+                guard next < boundaries.endIndex, event.seq == boundaries[next] else { return true }
+                next += 1
+                do throws(ProjectionError) { encoded.append((event.seq, try projection.encode(state).bytes)) } catch {
+                    encodingFailure = error
+                    return false
+                }
                 return true
             }
         }
+        if let encodingFailure { throw encodingFailure }
+        return (reached, encoded)
     }
 
     /// The newest intact snapshot of this version at or before `seq` (else the initial state),

@@ -45,15 +45,26 @@ extension EventStore {
     /// Saves `state` as projection `name`'s state after event `seq`, and moves its checkpoint
     /// to `seq`, in one transaction: the checkpoint never claims a state that was not saved.
     public func saveSnapshot(name: String, version: UInt32, seq: UInt64, state: [UInt8]) throws(StoreError) {
-        let digest = try Digest.sha256(state)
-        var value = withUnsafeBytes(of: version.bigEndian) { Array($0) }
-        value.reserveCapacity(36 + state.count)
-        value += digest.bytes
-        value += state
+        try saveSnapshots(name: name, version: version, [(seq, state)])
+    }
+
+    /// Saves several states of projection `name` and moves its checkpoint to the newest of
+    /// them, in one transaction (one commit for a replay that passed several snapshot points).
+    public func saveSnapshots(name: String, version: UInt32, _ states: [(seq: UInt64, state: [UInt8])]) throws(StoreError) {
+        guard let newest = states.map(\.seq).max() else { return }
+        let versionBytes = withUnsafeBytes(of: version.bigEndian) { Array($0) }
+        var values: [(key: [UInt8], value: [UInt8])] = []
+        for (seq, state) in states {
+            var value = versionBytes
+            value.reserveCapacity(36 + state.count)
+            value += try Digest.sha256(state).bytes
+            value += state
+            values.append((Self.snapshotKey(name, seq), value))
+        }
         try storeCall {
             try env.write { txn in
-                try txn.put(txn.dbs.snapshots, Self.snapshotKey(name, seq), value)
-                try txn.put(txn.dbs.checkpoints, Self.checkpointKey(name), Key.seq(seq) + withUnsafeBytes(of: version.bigEndian) { Array($0) })
+                for (key, value) in values { try txn.put(txn.dbs.snapshots, key, value) }
+                try txn.put(txn.dbs.checkpoints, Self.checkpointKey(name), Key.seq(newest) + versionBytes)
             }
         }
     }
