@@ -73,6 +73,31 @@ struct QueryTests {
         #expect(try store.verify().ok)
     }
 
+    @Test("the indexer follows a burst in batches, appends wait when the tail reaches its bound, and close indexes the rest")
+    func indexerKeepsUp() throws {
+        let dir = TemporaryDirectory()
+        let clock = ManualClock(Timestamp(seconds: 1_795_000_000))
+        let store = try makeStore(dir, clock: clock) { $0.indexBatchSize = 100; $0.maximumIndexLag = 300 }
+        var batches = 0
+        for n in 0..<60 {
+            _ = try store.appendBlocking((0..<50).map { k in event("type.\(k % 3)", stream: "stream/\((n + k) % 7)") })
+            // The writer commits, then waits while the tail is longer than the bound: an append
+            // never finds more than the bound plus the batch just committed unindexed.
+            let lag = try store.head().seq - store.indexCheckpoint()
+            #expect(lag <= 300 + 50)
+            batches = store.metrics.indexBatches
+        }
+        #expect(batches > 0)
+        let all = try store.read().collect()
+        store.close()
+        // Closing indexes the tail, so another process finds the indexes complete.
+        let reopened = try makeStore(dir, clock: clock)
+        defer { reopened.close() }
+        #expect(try reopened.indexCheckpoint() == 3000)
+        #expect(try reopened.query(EventQuery(type: "type.1")).collect() == all.filter { $0.type == "type.1" })
+        #expect(try reopened.verify().ok)
+    }
+
     @Test("iteration is lazy: a sequence reads in chunks, each in its own short transaction")
     func lazyIteration() throws {
         let dir = TemporaryDirectory()
