@@ -56,10 +56,14 @@ public struct Replay<P: Projection>: Sendable {
         var encoded: [(seq: UInt64, state: [UInt8])] = []
         var next = boundaries.firstIndex { $0 > position } ?? boundaries.endIndex
         var encodingFailure: ProjectionError?
+        // The replay decodes on other cores while this thread applies (the projection stays
+        // strictly sequential). Chunks are an eighth of the gap, within 1,024...16,384 events:
+        // measured in `ScanProfile`, a 9,999-event gap (the worst for `state(at:)` with
+        // snapshots every 10,000) replays 20% faster in chunks of 1,250 than sequentially,
+        // while chunks of half the gap gain nothing. A gap under two chunks is scanned directly.
+        let chunkSize = Int(min(16_384, max(1_024, (seq - position) / 8)))
         let reached = try storeStep {
-            // A long replay decodes on other cores while this thread applies (the projection
-            // stays strictly sequential); under two chunks (32,768 events) it scans directly.
-            try store.scanInParallel(from: position + 1, through: seq, fields: projection.fields, chunkSize: 16_384) { event in
+            try store.scanInParallel(from: position + 1, through: seq, fields: projection.fields, chunkSize: chunkSize) { event in
                 projection.apply(event, to: &state)
                 guard next < boundaries.endIndex, event.seq == boundaries[next] else { return true }
                 next += 1

@@ -44,3 +44,32 @@ print("decode one stats snapshot: \(String(format: "%.2f", decodeSeconds / 10 * 
 let saveSeconds = try seconds { for n in 0..<10 { try store.saveSnapshot(name: "probe", version: 1, seq: UInt64(n + 1), state: encoded?.bytes ?? []) } }
 print("save one snapshot (commit): \(String(format: "%.2f", saveSeconds / 10 * 1000)) ms")
 store.close()
+
+// A replay of the worst gap state(at:) meets with snapshots every 10,000 events (9,999
+// events), sequential beside parallel decoding with several chunk sizes, interleaved so that
+// the machine's noise falls on all of them alike.
+do {
+    let reopened = try EventStore.open(at: dir, options: options)
+    defer { reopened.close() }
+    var timings: [Int: [Double]] = [:]
+    let gaps = (0..<UInt64(max(1, count / 10_000 - 1))).map { $0 * 10_000 + 1 }
+    for round in 0..<3 {
+        for low in gaps {
+            for chunk in [0, 1_250, 2_500, 5_000] {
+                var state = projection.initialState
+                let elapsed = try seconds {
+                    if chunk == 0 {
+                        try reopened.scan(from: low, through: low + 9_998, fields: .envelope) { projection.apply($0, to: &state); return true }
+                    } else {
+                        try reopened.scanInParallel(from: low, through: low + 9_998, fields: .envelope, chunkSize: chunk) { projection.apply($0, to: &state); return true }
+                    }
+                }
+                if round > 0 { timings[chunk, default: []].append(elapsed) }
+            }
+        }
+    }
+    for (chunk, values) in timings.sorted(by: { $0.key < $1.key }) {
+        let sorted = values.sorted()
+        print("gap of 9,999 events, \(chunk == 0 ? "sequential" : "parallel chunks of \(chunk)"): median \(String(format: "%.2f", sorted[sorted.count / 2] * 1000)) ms, p90 \(String(format: "%.2f", sorted[sorted.count * 9 / 10] * 1000)) ms")
+    }
+}
