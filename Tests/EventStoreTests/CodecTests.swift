@@ -14,6 +14,32 @@ struct CodecTests {
         #expect(try CBORReader.decode(CBORWriter.encode(a)) == a)
     }
 
+    @Test("interned names equal freshly decoded ones, byte for byte; invalid UTF-8 is refused even beside cached names")
+    func interning() throws {
+        let interner = StringInterner()
+        let names = ["a", "", "ab", "ab\u{0}", "node-7", "service/s-1234", "exactly16bytes!!", "seventeen bytes!!",
+                     "breaker.transitioned", "ünïcødé", "service/s-1235"] + (0..<5_000).map { "stream/\($0)" }
+        for round in 0..<3 {
+            for name in names {
+                var writer = CBORWriter()
+                writer.string(name)
+                let bytes = writer.bytes
+                let decoded = try Self.readInterned(bytes, interner)
+                #expect(decoded == name && Array(decoded.utf8) == Array(name.utf8), "round \(round): \(name)")
+            }
+        }
+        for invalid: [UInt8] in [[0x62, 0xff, 0x61], [0x71] + Array(repeating: 0x61, count: 16).dropLast() + [0xc3]] {
+            #expect(throws: CBORError.self) { try Self.readInterned(invalid, interner) }
+        }
+    }
+
+    static func readInterned(_ bytes: [UInt8], _ interner: StringInterner) throws -> String {
+        try bytes.withUnsafeBytes { raw in
+            var reader = CBORReader(raw)
+            return try reader.readString(interner: interner)
+        }
+    }
+
     @Test("floats take the shortest form that keeps the value; integers the shortest head")
     func shortestForms() {
         #expect(CBORWriter.encode(.double(1.5)) == [0xf9, 0x3e, 0x00])

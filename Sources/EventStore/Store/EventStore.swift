@@ -26,6 +26,8 @@ public final class EventStore: @unchecked Sendable {
     private let writerLock = Mutex()
     private var writerStorage: Writer?
     let headWatch = HeadWatch()
+    /// Warm name caches shared by this store's scans.
+    let interners = InternerPool()
 
     /// The store format this build writes and the newest it reads. Format 2 records carry
     /// their payload length; format 3 keys the `ids` database by clock (`IdKey`). Older stores

@@ -37,8 +37,7 @@ extension EventStore {
     /// Positions are dense, so a missing one is corruption. Returns the last seq delivered.
     private func walk(from first: UInt64, to last: UInt64, forward: Bool, fields: EventFields,
                       _ body: (Event) throws -> Bool) throws(StoreError) -> UInt64? {
-        try storeCall {
-            let interner = StringInterner()
+        try storeCall { try interners.withInterner { interner in
             var next = first
             var delivered: UInt64?
             var done = false
@@ -63,6 +62,6 @@ extension EventStore {
                 }
             }
             return delivered
-        }
+        } }
     }
 }
