@@ -36,11 +36,21 @@ public protocol Projection: Sendable {
     var snapshotInterval: UInt64 { get }
 
     func apply(_ event: Event, to state: inout State)
+
+    /// Applies a run of consecutive events. Replays and catch-ups call this with runs of up to
+    /// a thousand events; the default applies them one by one. A projection may do per-run
+    /// work once instead (hash each distinct name once, say), but must end in exactly the state
+    /// the one-by-one form gives: the determinism check compares the two.
+    func apply(_ events: ArraySlice<Event>, to state: inout State)
 }
 
 extension Projection {
     public var fields: EventFields { .all }
     public var snapshotInterval: UInt64 { 10_000 }
+
+    public func apply(_ events: ArraySlice<Event>, to state: inout State) {
+        for event in events { apply(event, to: &state) }
+    }
 
     /// Folds `events` into `state`.
     public func reduce<S: Sequence>(_ events: S, into state: inout State) where S.Element == Event {

@@ -33,7 +33,7 @@ extension EventStore {
             // The newest event at or before `time`. The log is nearly always in time order, so a
             // backward scan from the head stops after a few events for recent points.
             var found: UInt64?
-            try storeStep {
+            _ = try storeStep {
                 try scanBackward(fields: .envelope) { event in
                     if event.time <= time { found = event.seq; return false }
                     return true

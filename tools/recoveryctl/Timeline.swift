@@ -16,7 +16,7 @@ enum Timeline {
     static func print(store: EventStore) throws {
         var actions: [String: (kind: String, target: String)] = [:]
         var lines: [Line] = []
-        try storeCall {
+        _ = try storeCall {
             try store.scan { e in
                 if e.type == HealingEvent.actionPlanned, let id = e.data["action"]?.stringValue {
                     actions[id] = (e.data["kind"]?.stringValue ?? "?", e.data["target"]?.stringValue ?? "?")

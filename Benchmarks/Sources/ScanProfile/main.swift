@@ -73,3 +73,24 @@ do {
         print("gap of 9,999 events, \(chunk == 0 ? "sequential" : "parallel chunks of \(chunk)"): median \(String(format: "%.2f", sorted[sorted.count / 2] * 1000)) ms, p90 \(String(format: "%.2f", sorted[sorted.count * 9 / 10] * 1000)) ms")
     }
 }
+
+// A `stats` rebuild with runs of events (the projection's own `apply(_:to:)` for runs) beside
+// the same projection applied one event at a time, alternated so noise falls on both alike.
+struct OneByOneStats: Projection {
+    let inner = StatsProjection()
+    var name: String { "stats-one-by-one" }
+    var version: UInt32 { 1 }
+    var initialState: StatsProjection.State { inner.initialState }
+    var fields: EventFields { inner.fields }
+    func apply(_ event: Event, to state: inout StatsProjection.State) { inner.apply(event, to: &state) }
+}
+do {
+    let reopened = try EventStore.open(at: dir, options: options)
+    defer { reopened.close() }
+    var runs: [Double] = [], singles: [Double] = []
+    for _ in 0..<3 {
+        runs.append(try seconds { _ = try RegisteredProjection(StatsProjection()).rebuild(in: reopened) })
+        singles.append(try seconds { _ = try RegisteredProjection(OneByOneStats()).rebuild(in: reopened) })
+    }
+    print("stats rebuild, runs: \(Int(Double(count) / (runs.min() ?? 1))) events/s; one by one: \(Int(Double(count) / (singles.min() ?? 1))) events/s")
+}

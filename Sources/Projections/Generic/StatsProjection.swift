@@ -37,6 +37,28 @@ public struct StatsProjection: Projection {
         state.lastTime = max(state.lastTime ?? time, time)
         state.lastSeq = event.seq
     }
+
+    /// A run at a time: each distinct type, stream and node of the run is hashed once.
+    public func apply(_ events: ArraySlice<Event>, to state: inout State) {
+        guard events.count > 1 else {
+            for event in events { apply(event, to: &state) }
+            return
+        }
+        var types = NameTally(capacity: 64), streams = NameTally(capacity: events.count), nodes = NameTally(capacity: 64)
+        for event in events {
+            types.add(event.type)
+            streams.add(event.stream)
+            nodes.add(event.node)
+            let time = event.time.nanoseconds
+            state.firstTime = min(state.firstTime ?? time, time)
+            state.lastTime = max(state.lastTime ?? time, time)
+            state.lastSeq = event.seq
+        }
+        state.events += events.count
+        types.add(to: &state.types)
+        streams.add(to: &state.streams)
+        nodes.add(to: &state.nodes)
+    }
 }
 
 /// Every stream's head version and the seq of its last event: what optimistic-concurrency
