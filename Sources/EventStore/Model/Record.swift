@@ -320,17 +320,29 @@ extension EnvelopeKey {
 }
 
 extension CBORReader {
-    /// Consumes `key` if the next bytes are exactly it. Needs 16 readable bytes (a key is
-    /// always followed by its value, so only the very end of a record falls back).
+    /// Consumes `key` if the next bytes are exactly it, compared as two masked words.
     @inline(__always)
     mutating func take(_ key: EncodedKey) -> Bool {
-        guard base.count - offset >= 16, let start = base.baseAddress else { return false }
+        guard let start = base.baseAddress else { return false }
+        let remaining = base.count - offset
+        guard remaining >= 16 else { return remaining >= key.length && takeNearEnd(key, start: start, remaining: remaining) }
         let low = UInt64(littleEndian: start.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
         guard low & key.lowMask == key.low else { return false }
         if key.highMask != 0 {
             let high = UInt64(littleEndian: start.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
             guard high & key.highMask == key.high else { return false }
         }
+        offset += key.length
+        return true
+    }
+
+    /// The same comparison for a key among the last 16 bytes of a record (the last key of
+    /// every envelope), copying what is left instead of loading past the end.
+    private mutating func takeNearEnd(_ key: EncodedKey, start: UnsafeRawPointer, remaining: Int) -> Bool {
+        var words: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(start: start + offset, count: remaining)) }
+        guard UInt64(littleEndian: words.0) & key.lowMask == key.low,
+              UInt64(littleEndian: words.1) & key.highMask == key.high else { return false }
         offset += key.length
         return true
     }
