@@ -98,6 +98,29 @@ struct QueryTests {
         #expect(try reopened.verify().ok)
     }
 
+    @Test("a corrupt record stops the indexer, not the writer: appends go on, close returns, verify names the record")
+    func corruptRecordDoesNotBlockAppends() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let store = try makeStore(dir) { $0.indexesInBackground = false }
+            _ = try store.appendBlocking((0..<10).map { _ in event() })
+            try store.env.write { txn in
+                guard var record = try txn.get(txn.dbs.events, Key.seq(5)) else { return }
+                record[0] = 9  // an unknown record format: the indexer cannot decode it
+                try txn.put(txn.dbs.events, Key.seq(5), record)
+            }
+            store.close()
+        }
+        let store = try makeStore(dir) { $0.indexBatchSize = 100; $0.maximumIndexLag = 200 }
+        // Far more than the lag bound: with a working indexer the writer would wait for it.
+        for _ in 0..<20 { _ = try store.appendBlocking((0..<50).map { _ in event() }) }
+        #expect(try store.head().seq == 1_010)
+        #expect(try store.indexCheckpoint() < 5)
+        store.close()
+        let report = try makeStore(dir).verify()
+        #expect(!report.ok && report.firstBadSeq == 5)
+    }
+
     @Test("iteration is lazy: a sequence reads in chunks, each in its own short transaction")
     func lazyIteration() throws {
         let dir = TemporaryDirectory()
