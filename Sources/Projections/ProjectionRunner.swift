@@ -67,7 +67,8 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
                 let end = boundaries.count == Self.snapshotsPerSegment ? cursor : head
                 let (reached, encoded) = try replay.replay(&current, from: applied, through: end, encodingAt: boundaries)
                 applied = reached
-                try storeStep { try store.saveSnapshots(name: projection.name, version: projection.version, encoded) }
+                let snapshots = encoded.map { ($0.seq, $0.state.bytes, $0.state.digest) }
+                try storeStep { try store.saveSnapshots(name: projection.name, version: projection.version, snapshots) }
                 pendingRepairs.subtract(encoded.map(\.seq))
             }
             wakeWaiters()

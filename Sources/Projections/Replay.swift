@@ -53,10 +53,10 @@ public struct Replay<P: Projection>: Sendable {
     /// Applies events `position + 1 ... seq`, encoding the state as it passes each seq of
     /// `boundaries` (ascending); returns the new position and those encodings.
     func replay(_ state: inout P.State, from position: UInt64, through seq: UInt64,
-                encodingAt boundaries: [UInt64]) throws(ProjectionError) -> (position: UInt64, encoded: [(seq: UInt64, state: [UInt8])]) {
+                encodingAt boundaries: [UInt64]) throws(ProjectionError) -> (position: UInt64, encoded: [(seq: UInt64, state: EncodedState)]) {
         guard seq > position else { return (position, []) }
         let projection = self.projection
-        var encoded: [(seq: UInt64, state: [UInt8])] = []
+        var encoded: [(seq: UInt64, state: EncodedState)] = []
         var next = boundaries.firstIndex { $0 > position } ?? boundaries.endIndex
         var encodingFailure: ProjectionError?
         // Events are handed to the projection in runs (see `Projection.apply(_:to:)`), cut at
@@ -82,7 +82,7 @@ public struct Replay<P: Projection>: Sendable {
                 }
                 applyRun()
                 next += 1
-                do throws(ProjectionError) { encoded.append((event.seq, try projection.encode(state).bytes)) } catch {
+                do throws(ProjectionError) { encoded.append((event.seq, try projection.encode(state))) } catch {
                     encodingFailure = error
                     return false
                 }
@@ -123,6 +123,6 @@ public struct Replay<P: Projection>: Sendable {
     func save(_ state: P.State, at seq: UInt64) throws(ProjectionError) {
         let encoded = try projection.encode(state)
         let projection = self.projection
-        try storeStep { try store.saveSnapshot(name: projection.name, version: projection.version, seq: seq, state: encoded.bytes) }
+        try storeStep { try store.saveSnapshots(name: projection.name, version: projection.version, [(seq, encoded.bytes, encoded.digest)]) }
     }
 }

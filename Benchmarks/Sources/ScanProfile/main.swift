@@ -45,12 +45,14 @@ let saveSeconds = try seconds { for n in 0..<10 { try store.saveSnapshot(name: "
 print("save one snapshot (commit): \(String(format: "%.2f", saveSeconds / 10 * 1000)) ms")
 store.close()
 
+// The store again, for the comparisons below.
+let reopened = try EventStore.open(at: dir, options: options)
+defer { reopened.close() }
+
 // A replay of the worst gap state(at:) meets with snapshots every 10,000 events (9,999
 // events), sequential beside parallel decoding with several chunk sizes, interleaved so that
 // the machine's noise falls on all of them alike.
 do {
-    let reopened = try EventStore.open(at: dir, options: options)
-    defer { reopened.close() }
     var timings: [Int: [Double]] = [:]
     let gaps = (0..<UInt64(max(1, count / 10_000 - 1))).map { $0 * 10_000 + 1 }
     for round in 0..<3 {
@@ -85,8 +87,6 @@ struct OneByOneStats: Projection {
     func apply(_ event: Event, to state: inout StatsProjection.State) { inner.apply(event, to: &state) }
 }
 do {
-    let reopened = try EventStore.open(at: dir, options: options)
-    defer { reopened.close() }
     var runs: [Double] = [], singles: [Double] = []
     for _ in 0..<3 {
         runs.append(try seconds { _ = try RegisteredProjection(StatsProjection()).rebuild(in: reopened) })

@@ -55,12 +55,6 @@ public struct CBORWriter: Sendable {
         try bytes.withUnsafeMutableBytes(body)
     }
 
-    /// The encoding of a text string, for keys written many times.
-    static func encodedText(_ text: String) -> [UInt8] {
-        var writer = CBORWriter(capacity: text.utf8.count + 9)
-        writer.string(text)
-        return writer.bytes
-    }
 
     public mutating func arrayHead(_ count: Int) { head(4, UInt64(count)) }
     public mutating func mapHead(_ count: Int) { head(5, UInt64(count)) }
@@ -100,7 +94,7 @@ public struct CBORWriter: Sendable {
             for item in items { self.value(item) }
         case .map(let fields):
             mapHead(fields.count)
-            for (key, field) in fields.sorted(by: { CBORWriter.canonicalKeyOrder($0.key, $1.key) }) {
+            for (key, field) in CBORWriter.canonicallyOrdered(fields) {
                 string(key)
                 self.value(field)
             }
@@ -120,6 +114,12 @@ public struct CBORWriter: Sendable {
             }
         }), let order { return order }
         return ua.lexicographicallyPrecedes(ub)
+    }
+
+    /// The entries of a text-keyed map in canonical key order.
+    static func canonicallyOrdered<Value>(_ map: [String: Value]) -> [(key: String, value: Value)] {
+        if map.count <= 1 { return map.map { ($0.key, $0.value) } }
+        return map.sorted { canonicalKeyOrder($0.key, $1.key) }
     }
 
     public static func encode(_ value: EventValue) -> [UInt8] {

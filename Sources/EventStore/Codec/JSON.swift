@@ -263,11 +263,11 @@ public struct JSONWriter {
             text += "]"
         case .map(let fields):
             text += "{"
-            for (n, key) in fields.keys.sorted(by: CBORWriter.canonicalKeyOrder).enumerated() {
+            for (n, (key, field)) in CBORWriter.canonicallyOrdered(fields).enumerated() {
                 if n > 0 { text += "," }
                 string(key)
                 text += ":"
-                self.value(fields[key] ?? .null)
+                self.value(field)
             }
             text += "}"
         }

@@ -64,16 +64,16 @@ enum Record {
         return (w.bytes, hash)
     }
 
-    /// Envelope keys, pre-encoded as CBOR text.
+    /// Envelope keys, pre-encoded as CBOR text (the same encodings the decoder matches).
     private enum Keys {
-        static let id = CBORWriter.encodedText("id"), hlc = CBORWriter.encodedText("hlc")
-        static let wall = CBORWriter.encodedText("wall"), logical = CBORWriter.encodedText("logical")
-        static let seq = CBORWriter.encodedText("seq"), data = CBORWriter.encodedText("data")
-        static let node = CBORWriter.encodedText("node"), prev = CBORWriter.encodedText("prev")
-        static let tags = CBORWriter.encodedText("tags"), time = CBORWriter.encodedText("time")
-        static let type = CBORWriter.encodedText("type"), stream = CBORWriter.encodedText("stream")
-        static let version = CBORWriter.encodedText("version"), causation = CBORWriter.encodedText("causation")
-        static let correlation = CBORWriter.encodedText("correlation")
+        static let id = EncodedKey("id").bytes, hlc = EncodedKey("hlc").bytes
+        static let wall = EncodedKey("wall").bytes, logical = EncodedKey("logical").bytes
+        static let seq = EncodedKey("seq").bytes, data = EncodedKey("data").bytes
+        static let node = EncodedKey("node").bytes, prev = EncodedKey("prev").bytes
+        static let tags = EncodedKey("tags").bytes, time = EncodedKey("time").bytes
+        static let type = EncodedKey("type").bytes, stream = EncodedKey("stream").bytes
+        static let version = EncodedKey("version").bytes, causation = EncodedKey("causation").bytes
+        static let correlation = EncodedKey("correlation").bytes
     }
 
     private static func writeCanonical(_ p: Parts, to w: inout CBORWriter) {
@@ -92,13 +92,7 @@ enum Record {
         w.appendRawBytes(Keys.prev); w.digest(p.prev)
         if !p.tags.isEmpty {
             w.appendRawBytes(Keys.tags); w.mapHead(p.tags.count)
-            if p.tags.count == 1, let only = p.tags.first {
-                w.string(only.key); w.string(only.value)
-            } else {
-                for (key, value) in p.tags.sorted(by: { CBORWriter.canonicalKeyOrder($0.key, $1.key) }) {
-                    w.string(key); w.string(value)
-                }
-            }
+            for (key, value) in CBORWriter.canonicallyOrdered(p.tags) { w.string(key); w.string(value) }
         }
         w.appendRawBytes(Keys.time); w.int(p.time.nanoseconds)
         w.appendRawBytes(Keys.type); w.string(p.type)
@@ -287,12 +281,15 @@ enum EnvelopeKey {
 /// A key as it is encoded (head byte and UTF-8), packed into two little-endian words with masks,
 /// for comparison against the record bytes without a loop.
 struct EncodedKey {
+    /// The key's CBOR text encoding.
+    let bytes: [UInt8]
     let length: Int
     let low: UInt64, lowMask: UInt64
     let high: UInt64, highMask: UInt64
 
     init(_ name: StaticString) {
         let bytes = [UInt8(0x60 | name.utf8CodeUnitCount)] + UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        self.bytes = bytes
         length = bytes.count
         var low: UInt64 = 0, lowMask: UInt64 = 0, high: UInt64 = 0, highMask: UInt64 = 0
         for (i, byte) in bytes.enumerated() {
@@ -399,6 +396,3 @@ extension CBORReader {
     }
 }
 
-extension CBORWriter {
-    /// Appends bytes that are already a complete CBOR item (a pre-encoded payload).
-}

@@ -23,11 +23,11 @@ enum IndexBuilder {
         return Key.readUInt64(value)
     }
 
-    /// The index keys an event is listed under in `tags`: its node, its correlation, each tag.
-    static func tagKeys(node: String, correlation: String?, tags: [String: String]) -> [[UInt8]] {
-        var keys: [[UInt8]] = [nodeKey(node)]
-        if let correlation { keys.append(correlationKey(correlation)) }
-        for (k, v) in tags { keys.append(tagKey(k, v)) }
+    /// The keys an event is listed under in `tags`: its node, its correlation, each tag.
+    static func tagKeys(node: String, correlation: String?, tags: [String: String]) -> [TagIndexKey] {
+        var keys: [TagIndexKey] = [.node(node)]
+        if let correlation { keys.append(.correlation(correlation)) }
+        for (k, v) in tags { keys.append(.tag(k, v)) }
         return keys
     }
 
@@ -129,9 +129,7 @@ struct PreparedIndexBatch {
         count += 1
         streams.add(e.stream, e.version, e.seq)
         types.add(e.type, e.seq)
-        tags.add(.node(e.node), e.seq)
-        if let correlation = e.correlation { tags.add(.correlation(correlation), e.seq) }
-        for (key, value) in e.tags { tags.add(.tag(key, value), e.seq) }
+        for key in IndexBuilder.tagKeys(node: e.node, correlation: e.correlation, tags: e.tags) { tags.add(key, e.seq) }
         times.append((UInt64(bitPattern: e.time.nanoseconds) ^ (1 << 63), e.seq))
     }
 
@@ -144,7 +142,7 @@ struct PreparedIndexBatch {
         for (time, seq) in ordered {
             key = (time.bigEndian, seq.bigEndian)
             try withUnsafeBytes(of: &key) { k in
-                try IndexRuns<String>.put(cursor, key: k, value: UnsafeRawBufferPointer(start: nil, count: 0), appending: MDB_APPEND)
+                try cursor.putAppending(k, UnsafeRawBufferPointer(start: nil, count: 0), flag: MDB_APPEND)
             }
         }
     }
@@ -210,18 +208,20 @@ struct IndexRuns<Name: Hashable> {
                 var start = 0
                 while start < words.count {
                     for w in 0..<valueWords { value[w] = words[start + w].bigEndian }
-                    try value.withUnsafeBytes { v in try IndexRuns.put(cursor, key: k, value: v, appending: MDB_APPENDDUP) }
+                    try value.withUnsafeBytes { v in try cursor.putAppending(k, v, flag: MDB_APPENDDUP) }
                     start += valueWords
                 }
             }
         }
     }
+}
 
+extension Cursor {
     /// Batches index events in seq order, so an entry nearly always sorts after everything
-    /// already stored: `appending` (MDB_APPENDDUP or MDB_APPEND) then skips LMDB's search. When
-    /// the guess is wrong (an event with an older time, a re-run after a crash) LMDB refuses
-    /// the append and the entry is inserted normally, so nothing is lost.
-    static func put(_ cursor: Cursor, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, appending: Int32) throws {
-        if try !cursor.put(key, value, flags: appending) { _ = try cursor.put(key, value) }
+    /// already stored: `flag` (MDB_APPENDDUP or MDB_APPEND) then skips LMDB's search. When the
+    /// guess is wrong (an event with an older time, a re-run after a crash) LMDB refuses the
+    /// append and the entry is inserted normally, so nothing is lost.
+    func putAppending(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, flag: Int32) throws {
+        if try !put(key, value, flags: flag) { try put(key, value) }
     }
 }

@@ -45,19 +45,21 @@ extension EventStore {
     /// Saves `state` as projection `name`'s state after event `seq`, and moves its checkpoint
     /// to `seq`, in one transaction: the checkpoint never claims a state that was not saved.
     public func saveSnapshot(name: String, version: UInt32, seq: UInt64, state: [UInt8]) throws(StoreError) {
-        try saveSnapshots(name: name, version: version, [(seq, state)])
+        try saveSnapshots(name: name, version: version, [(seq, state, try Digest.sha256(state))])
     }
 
     /// Saves several states of projection `name` and moves its checkpoint to the newest of
     /// them, in one transaction (one commit for a replay that passed several snapshot points).
-    public func saveSnapshots(name: String, version: UInt32, _ states: [(seq: UInt64, state: [UInt8])]) throws(StoreError) {
+    /// Each state comes with its SHA-256 `digest`, which the caller has already computed (a
+    /// projection's encoded state carries it); a wrong one makes the snapshot read as damaged.
+    public func saveSnapshots(name: String, version: UInt32, _ states: [(seq: UInt64, state: [UInt8], digest: Digest)]) throws(StoreError) {
         guard let newest = states.map(\.seq).max() else { return }
         let versionBytes = withUnsafeBytes(of: version.bigEndian) { Array($0) }
         var values: [(key: [UInt8], value: [UInt8])] = []
-        for (seq, state) in states {
+        for (seq, state, digest) in states {
             var value = versionBytes
             value.reserveCapacity(36 + state.count)
-            value += try Digest.sha256(state).bytes
+            value += digest.bytes
             value += state
             values.append((Self.snapshotKey(name, seq), value))
         }

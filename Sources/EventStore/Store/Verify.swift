@@ -157,8 +157,8 @@ private struct Verifier {
         if try !hasEntry(txn, txn.dbs.streams, Key.text(e.stream), Key.pair(e.version, e.seq)) { missing.append("streams") }
         if try !hasEntry(txn, txn.dbs.types, Key.text(e.type), seqKey) { missing.append("types") }
         let tagKeys = IndexBuilder.tagKeys(node: e.node, correlation: e.correlation, tags: e.tags)
-        for key in tagKeys where try !hasEntry(txn, txn.dbs.tags, key, seqKey) {
-            missing.append("tags \(String(decoding: key.dropFirst(), as: UTF8.self))")
+        for key in tagKeys where try !hasEntry(txn, txn.dbs.tags, key.bytes, seqKey) {
+            missing.append("tags \(String(decoding: key.bytes.dropFirst(), as: UTF8.self))")
         }
         if try txn.get(txn.dbs.time, Key.time(e.time, e.seq)) == nil { missing.append("time") }
         expectedIndexEntries.streams += 1
