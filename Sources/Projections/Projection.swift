@@ -42,6 +42,19 @@ public protocol Projection: Sendable {
     /// work once instead (hash each distinct name once, say), but must end in exactly the state
     /// the one-by-one form gives: the determinism check compares the two.
     func apply(_ events: ArraySlice<Event>, to state: inout State)
+
+    /// Whether replays and catch-ups hand this projection runs of records read in place
+    /// (`apply(_: RecordRun, to:)`) instead of decoded events. Only a projection whose
+    /// `fields` is `.envelope` can: a record view holds no payload, tags or links.
+    var readsRecordsInPlace: Bool { get }
+
+    /// Applies a run of consecutive records read in place from the store, valid only during
+    /// the call: for projections that count or group by name, which can then skip building an
+    /// `Event` and its strings per record (see `RecordView`). Called only when
+    /// `readsRecordsInPlace` is true; the default builds the envelope-only events and applies
+    /// them as a run. Must end in exactly the state the one-by-one form gives: the determinism
+    /// check compares the two.
+    func apply(_ records: RecordRun, to state: inout State)
 }
 
 extension Projection {
@@ -51,6 +64,15 @@ extension Projection {
     public func apply(_ events: ArraySlice<Event>, to state: inout State) {
         for event in events { apply(event, to: &state) }
     }
+
+    public var readsRecordsInPlace: Bool { false }
+
+    public func apply(_ records: RecordRun, to state: inout State) {
+        apply(records.map { $0.event() }[...], to: &state)
+    }
+
+    /// Whether replays read this projection's records in place.
+    var replaysInPlace: Bool { readsRecordsInPlace && fields == .envelope }
 
     /// Folds `events` into `state`.
     public func reduce<S: Sequence>(_ events: S, into state: inout State) where S.Element == Event {

@@ -55,6 +55,7 @@ public struct Replay<P: Projection>: Sendable {
     func replay(_ state: inout P.State, from position: UInt64, through seq: UInt64,
                 encodingAt boundaries: [UInt64]) throws(ProjectionError) -> (position: UInt64, encoded: [(seq: UInt64, state: EncodedState)]) {
         guard seq > position else { return (position, []) }
+        if projection.replaysInPlace { return try replayInPlace(&state, from: position, through: seq, encodingAt: boundaries) }
         let projection = self.projection
         var encoded: [(seq: UInt64, state: EncodedState)] = []
         var next = boundaries.firstIndex { $0 > position } ?? boundaries.endIndex
@@ -68,11 +69,8 @@ public struct Replay<P: Projection>: Sendable {
             run.removeAll(keepingCapacity: true)
         }
         // The replay decodes on other cores while this thread applies (the projection stays
-        // strictly sequential). Chunks are an eighth of the gap, within 1,024...16,384 events:
-        // measured in `ScanProfile`, a 9,999-event gap (the worst for `state(at:)` with
-        // snapshots every 10,000) replays 20% faster in chunks of 1,250 than sequentially,
-        // while chunks of half the gap gain nothing. A gap under two chunks is scanned directly.
-        let chunkSize = Int(min(16_384, max(1_024, (seq - position) / 8)))
+        // strictly sequential).
+        let chunkSize = Self.chunkSize(position, seq)
         let reached = try storeStep {
             try store.scanInParallel(from: position + 1, through: seq, fields: projection.fields, chunkSize: chunkSize) { event in
                 run.append(event)
@@ -92,6 +90,45 @@ public struct Replay<P: Projection>: Sendable {
         applyRun()
         if let encodingFailure { throw encodingFailure }
         return (reached, encoded)
+    }
+
+    /// `replay` for a projection that reads records in place: runs of records viewed where
+    /// they were read (on other cores, chunks as for events), cut at every snapshot point.
+    private func replayInPlace(_ state: inout P.State, from position: UInt64, through seq: UInt64,
+                               encodingAt boundaries: [UInt64]) throws(ProjectionError) -> (position: UInt64, encoded: [(seq: UInt64, state: EncodedState)]) {
+        let projection = self.projection
+        var encoded: [(seq: UInt64, state: EncodedState)] = []
+        var next = boundaries.firstIndex { $0 > position } ?? boundaries.endIndex
+        var encodingFailure: ProjectionError?
+        let reached = try storeStep {
+            try store.scanRecordsInParallel(from: position + 1, through: seq, chunkSize: Self.chunkSize(position, seq),
+                                            runLength: Self.chunkSize(position, seq)) { run in
+                var start = run.startIndex
+                // Records of a run have consecutive seqs: a snapshot point's index follows.
+                while next < boundaries.endIndex, start < run.endIndex, boundaries[next] <= run[run.endIndex - 1].seq {
+                    let cut = start + Int(boundaries[next] - run[start].seq) + 1
+                    projection.apply(run[start..<cut], to: &state)
+                    do throws(ProjectionError) { encoded.append((boundaries[next], try projection.encode(state))) } catch {
+                        encodingFailure = error
+                        return false
+                    }
+                    next += 1
+                    start = cut
+                }
+                if start < run.endIndex { projection.apply(run[start..<run.endIndex], to: &state) }
+                return true
+            }
+        }
+        if let encodingFailure { throw encodingFailure }
+        return (reached, encoded)
+    }
+
+    /// Chunks of a parallel replay: an eighth of the gap, within 1,024...16,384 events:
+    /// measured in `ScanProfile`, a 9,999-event gap (the worst for `state(at:)` with snapshots
+    /// every 10,000) replays 20% faster in chunks of 1,250 than sequentially, while chunks of
+    /// half the gap gain nothing. A gap under two chunks is scanned directly.
+    static func chunkSize(_ position: UInt64, _ seq: UInt64) -> Int {
+        Int(min(16_384, max(1_024, (seq - position) / 8)))
     }
 
     /// The newest intact snapshot of this version at or before `seq` (else the initial state),

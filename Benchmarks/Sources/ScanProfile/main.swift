@@ -17,6 +17,21 @@ while i < count {
     i += 5000
 }
 _ = try store.reindex()
+// `IN_PLACE_ONLY=N`: only N in-place scans, for a profiler.
+if let loops = Int(ProcessInfo.processInfo.environment["IN_PLACE_ONLY"] ?? "") {
+    var n = 0
+    for _ in 0..<loops { try store.scanRecords { run in n += run.count; return true } }
+    print("records in place: \(n)")
+    exit(0)
+}
+// `IN_PLACE_STATS=N`: only N parallel in-place `stats` replays, for a profiler.
+if let loops = Int(ProcessInfo.processInfo.environment["IN_PLACE_STATS"] ?? "") {
+    let projection = StatsProjection()
+    var state = projection.initialState
+    for _ in 0..<loops { try store.scanRecordsInParallel(runLength: 4_096) { projection.apply($0, to: &state); return true } }
+    print("stats in place: \(state.events)")
+    exit(0)
+}
 for payload in [false] {
     for _ in 0..<(Int(ProcessInfo.processInfo.environment["SCAN_LOOPS"] ?? "") ?? 3) {
         var n = 0
@@ -31,11 +46,27 @@ for chunk in [1_024, 4_096, 16_384] {
     let parallelSeconds = try seconds { try store.scanInParallel(fields: .envelope, chunkSize: chunk) { _ in n += 1; return true } }
     print("parallel scan, chunks of \(chunk): \(Int(Double(n) / parallelSeconds)) events/s")
 }
+for _ in 0..<3 {
+    var n = 0
+    let inPlaceSeconds = try seconds { try store.scanRecords { run in n += run.count; return true } }
+    print("records in place: \(Int(Double(n) / inPlaceSeconds)) events/s")
+    n = 0
+    let parallelSeconds = try seconds { try store.scanRecordsInParallel { run in n += run.count; return true } }
+    print("records in place, parallel chunks: \(Int(Double(n) / parallelSeconds)) events/s")
+}
 // Where a stats rebuild spends its time: replay alone, snapshot encoding, snapshot commits.
 let projection = StatsProjection()
 var state = projection.initialState
 let replaySeconds = try seconds { try store.scan(fields: .envelope) { projection.apply($0, to: &state); return true } }
 print("stats replay without snapshots: \(Int(Double(count) / replaySeconds)) events/s")
+for _ in 0..<3 {
+    var inPlaceState = projection.initialState
+    let inPlaceSeconds = try seconds { try store.scanRecords { projection.apply($0, to: &inPlaceState); return true } }
+    print("stats replay in place, without snapshots: \(Int(Double(count) / inPlaceSeconds)) events/s")
+    inPlaceState = projection.initialState
+    let parallelSeconds = try seconds { try store.scanRecordsInParallel(runLength: 4_096) { projection.apply($0, to: &inPlaceState); return true } }
+    print("stats replay in place, parallel chunks, without snapshots: \(Int(Double(count) / parallelSeconds)) events/s")
+}
 var encoded: EncodedState?
 let encodeSeconds = try seconds { for _ in 0..<10 { encoded = try projection.encode(state) } }
 print("encode one stats snapshot (\(encoded?.bytes.count ?? 0) bytes): \(String(format: "%.2f", encodeSeconds / 10 * 1000)) ms")

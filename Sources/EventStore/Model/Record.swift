@@ -66,14 +66,14 @@ enum Record {
 
     /// Envelope keys, pre-encoded as CBOR text (the same encodings the decoder matches).
     private enum Keys {
-        static let id = EncodedKey("id").bytes, hlc = EncodedKey("hlc").bytes
-        static let wall = EncodedKey("wall").bytes, logical = EncodedKey("logical").bytes
-        static let seq = EncodedKey("seq").bytes, data = EncodedKey("data").bytes
-        static let node = EncodedKey("node").bytes, prev = EncodedKey("prev").bytes
-        static let tags = EncodedKey("tags").bytes, time = EncodedKey("time").bytes
-        static let type = EncodedKey("type").bytes, stream = EncodedKey("stream").bytes
-        static let version = EncodedKey("version").bytes, causation = EncodedKey("causation").bytes
-        static let correlation = EncodedKey("correlation").bytes
+        static let id = EncodedKey.bytes("id"), hlc = EncodedKey.bytes("hlc")
+        static let wall = EncodedKey.bytes("wall"), logical = EncodedKey.bytes("logical")
+        static let seq = EncodedKey.bytes("seq"), data = EncodedKey.bytes("data")
+        static let node = EncodedKey.bytes("node"), prev = EncodedKey.bytes("prev")
+        static let tags = EncodedKey.bytes("tags"), time = EncodedKey.bytes("time")
+        static let type = EncodedKey.bytes("type"), stream = EncodedKey.bytes("stream")
+        static let version = EncodedKey.bytes("version"), causation = EncodedKey.bytes("causation")
+        static let correlation = EncodedKey.bytes("correlation")
     }
 
     private static func writeCanonical(_ p: Parts, to w: inout CBORWriter) {
@@ -116,23 +116,14 @@ enum Record {
         return Digest(raw: start + 1)
     }
 
-    /// Decodes a stored record. Every structural fault (wrong version, truncation, a missing or
-    /// mistyped field, a seq that disagrees with the key it is stored under) is a typed error
-    /// naming the position.
+    /// Decodes a stored record: its envelope in place (`view`), then the parts `fields` asks
+    /// for. Every structural fault (wrong version, truncation, a missing or mistyped field, a
+    /// seq that disagrees with the key it is stored under) is a typed error naming the position.
     static func decode(_ record: UnsafeRawBufferPointer, expectedSeq: UInt64, fields: EventFields = .all,
                        interner: StringInterner? = nil) throws(StoreError) -> Event {
-        guard let version = record.first, let size = headerSize(version) else {
-            throw .corrupt(seq: expectedSeq, "unknown record format version \(record.first ?? 0)")
-        }
-        guard record.count > size, let start = record.baseAddress else {
-            throw .corrupt(seq: expectedSeq, "record is \(record.count) bytes, shorter than its header")
-        }
-        guard let hash = storedHash(record) else { throw .corrupt(seq: expectedSeq, "record header") }
-        let payloadLength = version >= 2 ? Int(UInt32(bigEndian: start.loadUnaligned(fromByteOffset: 33, as: UInt32.self))) : nil
+        let view = try view(record, expectedSeq: expectedSeq)
         do {
-            var r = CBORReader(record, offset: size)
-            return try decodeEnvelope(&r, hash: hash, expectedSeq: expectedSeq, fields: fields, interner: interner,
-                                      payloadLength: payloadLength)
+            return try view.event(fields: fields, interner: interner)
         } catch let error as CBORError {
             throw .corrupt(seq: expectedSeq, error.description)
         } catch let error as StoreError {
@@ -141,99 +132,43 @@ enum Record {
             throw .corrupt(seq: expectedSeq, "\(error)")
         }
     }
+}
 
-    private static func decodeEnvelope(_ r: inout CBORReader, hash: Digest, expectedSeq: UInt64, fields: EventFields,
-                                       interner: StringInterner?, payloadLength: Int?) throws -> Event {
-        var seq: UInt64?, version: UInt64?, id: String?, node: String?, stream: String?, type: String?
-        var time: Int64?, hlc: HLC?, data: EventValue?, prev: Digest?
+extension RecordView {
+    /// The event, with the optional parts `fields` names decoded (the rest read as empty).
+    func event(fields: EventFields, interner: StringInterner?) throws -> Event {
+        let record = UnsafeRawBufferPointer(start: start, count: count)
+        func text(_ view: TextView) throws(CBORError) -> String {
+            guard let interner else { return view.string }
+            return try interner.text(view.bytes) { () throws(CBORError) -> String in view.string }
+        }
+        func string(at offset: Int) throws(CBORError) -> String? {
+            guard offset >= 0 else { return nil }
+            var r = CBORReader(record, offset: offset)
+            return try r.readString()
+        }
+        var data = EventValue.map([:])
+        if fields.contains(.payload) {
+            var r = CBORReader(record, offset: dataRange.lowerBound)
+            data = try r.readValue()
+            guard r.offset == dataRange.upperBound else {
+                throw StoreError.corrupt(seq: seq, "the header's payload length \(dataRange.count) disagrees with the payload (\(r.offset - dataRange.lowerBound) bytes)")
+            }
+            guard case .map = data else { throw StoreError.corrupt(seq: seq, "payload is not a map") }
+        }
         var tags: [String: String] = [:]
-        var causation: String?, correlation: String?
-        let count = try r.readMapHead()
-        // Keys arrive in canonical order, so each is first compared, as two words, with the
-        // key expected next; only a surprise goes through the general matcher. Building a
-        // String per key would cost more than the rest of the envelope.
-        let order = EnvelopeKey.canonicalOrder
-        var next = 0
-        for _ in 0..<count {
-            var key = EnvelopeKey.unknown
-            while next < order.count {
-                let expected = order[next]
-                next += 1
-                if r.take(expected.encoded) { key = expected.key; break }
-                if !expected.optional { next = order.count }
-            }
-            if key == .unknown { key = try r.readEnvelopeKey() }
-            switch key {
-            case .id:
-                if fields.contains(.links) { id = try r.readString() } else { try r.skipText(); id = "" }
-            case .hlc: hlc = try decodeClock(&r, expectedSeq: expectedSeq)
-            case .seq: seq = try r.readUInt()
-            case .data:
-                let start = r.offset
-                if fields.contains(.payload) {
-                    data = try r.readValue()
-                    if let payloadLength, r.offset - start != payloadLength {
-                        throw StoreError.corrupt(seq: expectedSeq, "the header's payload length \(payloadLength) disagrees with the payload (\(r.offset - start) bytes)")
-                    }
-                } else if let payloadLength {
-                    // Format 2: jump over the payload; a wrong length shows up as malformed
-                    // fields after it (and as a failed verify).
-                    guard payloadLength <= r.base.count - r.offset else {
-                        throw StoreError.corrupt(seq: expectedSeq, "the header's payload length \(payloadLength) exceeds the record")
-                    }
-                    r.offset += payloadLength
-                    data = .map([:])
-                } else {
-                    try r.skipItem()
-                    data = .map([:])
-                }
-            case .node: node = try r.readString(interner: interner)
-            case .prev:
-                prev = try r.readDigest()
-                if prev == nil { throw StoreError.corrupt(seq: expectedSeq, "prev is not 32 bytes") }
-            case .tags:
-                guard fields.contains(.tags) else { try r.skipItem(); continue }
-                for _ in 0..<(try r.readMapHead()) {
-                    let k = try r.readString()
-                    tags[k] = try r.readString()
-                }
-            case .time: time = try r.readInt()
-            case .type: type = try r.readString(interner: interner)
-            case .stream: stream = try r.readString(interner: interner)
-            case .version: version = try r.readUInt()
-            case .causation:
-                if fields.contains(.links) { causation = try r.readString() } else { try r.skipText() }
-            case .correlation:
-                if fields.contains(.links) { correlation = try r.readString() } else { try r.skipText() }
-            case .wall, .logical, .unknown: _ = try r.skipItem()
+        if fields.contains(.tags), tagsOffset >= 0 {
+            var r = CBORReader(record, offset: tagsOffset)
+            for _ in 0..<(try r.readMapHead()) {
+                let k = try r.readString()
+                tags[k] = try r.readString()
             }
         }
-        guard r.isAtEnd else { throw StoreError.corrupt(seq: expectedSeq, "trailing bytes after the envelope") }
-        guard let seq, let version, let id, let node, let stream, let type, let time, let hlc, let data, let prev else {
-            throw StoreError.corrupt(seq: expectedSeq, "envelope lacks a required field")
-        }
-        guard seq == expectedSeq else {
-            throw StoreError.corrupt(seq: expectedSeq, "record claims seq \(seq)")
-        }
-        guard case .map = data else { throw StoreError.corrupt(seq: expectedSeq, "payload is not a map") }
-        return Event(seq: seq, id: id, time: Timestamp(nanoseconds: time), hlc: hlc, node: node, stream: stream,
-                     version: version, type: type, tags: tags, data: data, causation: causation,
-                     correlation: correlation, prev: prev, hash: hash)
-    }
-
-    private static func decodeClock(_ r: inout CBORReader, expectedSeq: UInt64) throws -> HLC {
-        var wall: Int64?, logical: UInt64?
-        for _ in 0..<(try r.readMapHead()) {
-            switch try r.readEnvelopeKey() {
-            case .wall: wall = try r.readInt()
-            case .logical: logical = try r.readUInt()
-            default: _ = try r.skipItem()
-            }
-        }
-        guard let wall, let logical, logical <= UInt64(UInt32.max) else {
-            throw StoreError.corrupt(seq: expectedSeq, "malformed hlc")
-        }
-        return HLC(wall: wall, logical: UInt32(logical))
+        let links = fields.contains(.links)
+        return Event(seq: seq, id: links ? try string(at: idOffset) ?? "" : "", time: time, hlc: hlc,
+                     node: try text(node), stream: try text(stream), version: version, type: try text(type),
+                     tags: tags, data: data, causation: links ? try string(at: causationOffset) : nil,
+                     correlation: links ? try string(at: correlationOffset) : nil, prev: prev, hash: hash)
     }
 }
 
@@ -279,17 +214,24 @@ enum EnvelopeKey {
 }
 
 /// A key as it is encoded (head byte and UTF-8), packed into two little-endian words with masks,
-/// for comparison against the record bytes without a loop.
-struct EncodedKey {
-    /// The key's CBOR text encoding.
-    let bytes: [UInt8]
+/// for comparison against the record bytes without a loop. Plain words, no array: the decoder
+/// walks a table of these per record, and a reference inside would cost a retain per key.
+struct EncodedKey: Equatable {
     let length: Int
     let low: UInt64, lowMask: UInt64
     let high: UInt64, highMask: UInt64
 
+    /// The key's CBOR text encoding.
+    static func bytes(_ name: StaticString) -> [UInt8] {
+        [UInt8(0x60 | name.utf8CodeUnitCount)] + UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+    }
+
+    init(length: Int, low: UInt64, lowMask: UInt64, high: UInt64, highMask: UInt64) {
+        (self.length, self.low, self.lowMask, self.high, self.highMask) = (length, low, lowMask, high, highMask)
+    }
+
     init(_ name: StaticString) {
-        let bytes = [UInt8(0x60 | name.utf8CodeUnitCount)] + UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        self.bytes = bytes
+        let bytes = Self.bytes(name)
         length = bytes.count
         var low: UInt64 = 0, lowMask: UInt64 = 0, high: UInt64 = 0, highMask: UInt64 = 0
         for (i, byte) in bytes.enumerated() {
@@ -302,46 +244,6 @@ struct EncodedKey {
             }
         }
         (self.low, self.lowMask, self.high, self.highMask) = (low, lowMask, high, highMask)
-    }
-}
-
-extension EnvelopeKey {
-    /// The envelope's keys in canonical order; optional ones may be absent.
-    static let canonicalOrder: [(encoded: EncodedKey, key: EnvelopeKey, optional: Bool)] = [
-        (EncodedKey("id"), .id, false), (EncodedKey("hlc"), .hlc, false), (EncodedKey("seq"), .seq, false),
-        (EncodedKey("data"), .data, false), (EncodedKey("node"), .node, false), (EncodedKey("prev"), .prev, false),
-        (EncodedKey("tags"), .tags, true), (EncodedKey("time"), .time, false), (EncodedKey("type"), .type, false),
-        (EncodedKey("stream"), .stream, false), (EncodedKey("version"), .version, false),
-        (EncodedKey("causation"), .causation, true), (EncodedKey("correlation"), .correlation, true),
-    ]
-}
-
-extension CBORReader {
-    /// Consumes `key` if the next bytes are exactly it, compared as two masked words.
-    @inline(__always)
-    mutating func take(_ key: EncodedKey) -> Bool {
-        guard let start = base.baseAddress else { return false }
-        let remaining = base.count - offset
-        guard remaining >= 16 else { return remaining >= key.length && takeNearEnd(key, start: start, remaining: remaining) }
-        let low = UInt64(littleEndian: start.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-        guard low & key.lowMask == key.low else { return false }
-        if key.highMask != 0 {
-            let high = UInt64(littleEndian: start.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
-            guard high & key.highMask == key.high else { return false }
-        }
-        offset += key.length
-        return true
-    }
-
-    /// The same comparison for a key among the last 16 bytes of a record (the last key of
-    /// every envelope), copying what is left instead of loading past the end.
-    private mutating func takeNearEnd(_ key: EncodedKey, start: UnsafeRawPointer, remaining: Int) -> Bool {
-        var words: (UInt64, UInt64) = (0, 0)
-        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(start: start + offset, count: remaining)) }
-        guard UInt64(littleEndian: words.0) & key.lowMask == key.low,
-              UInt64(littleEndian: words.1) & key.highMask == key.high else { return false }
-        offset += key.length
-        return true
     }
 }
 

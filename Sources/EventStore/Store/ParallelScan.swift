@@ -1,29 +1,27 @@
+import CLMDB
 import Dispatch
 
 /// Decoded chunks of a parallel scan, handed from the decoding jobs to the consumer in order.
-private final class ChunkHandoff: @unchecked Sendable {
+private final class ChunkHandoff<Chunk>: @unchecked Sendable {
     // @unchecked: every field is guarded by `condition`.
     private let condition = Condition()
-    /// A chunk's events, and the error that ended it early (the events before it still count).
-    struct Chunk {
-        var events: [Event]
-        var error: StoreError?
-    }
+    /// A chunk, and the error that ended it early (what it holds before that still counts).
+    typealias Result = (chunk: Chunk, error: StoreError?)
 
-    private var ready: [Int: Chunk] = [:]
+    private var ready: [Int: Result] = [:]
     private var stopped = false
 
-    func deliver(_ index: Int, _ result: Chunk) {
+    func deliver(_ index: Int, _ result: Result) {
         condition.locked {
             ready[index] = result
             condition.broadcast()
         }
     }
 
-    func take(_ index: Int) -> Chunk {
+    func take(_ index: Int) -> Result? {
         condition.locked {
             while ready[index] == nil { condition.wait() }
-            return ready.removeValue(forKey: index) ?? Chunk(events: [], error: nil)
+            return ready.removeValue(forKey: index)
         }
     }
 
@@ -45,8 +43,72 @@ extension EventStore {
         if let through { end = through } else { end = try head().seq }
         let size = UInt64(max(1, chunkSize))
         guard end >= start, end - start + 1 >= 2 * size else { return try scan(from: start, through: end, fields: fields, body) }
+        var last = start - 1
+        try inParallelChunks(from: start, through: end, chunkSize: size, inFlight: inFlight) { low, high in
+            var events: [Event] = []
+            events.reserveCapacity(Int(high - low + 1))
+            do throws(StoreError) {
+                try self.scan(from: low, through: high, fields: fields) { events.append($0); return true }
+                return (events, nil)
+            } catch {
+                return (events, error)
+            }
+        } consume: { events in
+            for event in events {
+                let keepGoing = try body(event)
+                last = event.seq
+                if !keepGoing { return false }
+            }
+            return true
+        }
+        return last
+    }
+
+    /// Like `scanRecords`, but reads chunks of the range on other cores while `body` consumes
+    /// the previous ones, in log order. Each chunk's records are copied out of the store in
+    /// its own short read transaction and viewed in that copy, so no transaction outlives its
+    /// job; a run is valid only during its call, as with `scanRecords`. Short ranges are
+    /// scanned directly.
+    @discardableResult
+    public func scanRecordsInParallel(from: UInt64 = 1, through: UInt64? = nil, chunkSize: Int = 4_096,
+                                      runLength: Int = 1_024, inFlight: Int = 4,
+                                      _ body: (RecordRun) throws -> Bool) throws(StoreError) -> UInt64 {
+        let start = max(from, 1)
+        let end: UInt64
+        if let through { end = through } else { end = try head().seq }
+        let size = UInt64(max(1, chunkSize))
+        guard end >= start, end - start + 1 >= 2 * size else {
+            return try scanRecords(from: start, through: end, runLength: runLength, body)
+        }
+        var last = start - 1
+        let length = max(1, runLength)
+        try inParallelChunks(from: start, through: end, chunkSize: size, inFlight: inFlight) { low, high in
+            do throws(StoreError) {
+                return (try RecordChunk(store: self, from: low, through: high), nil)
+            } catch {
+                return (RecordChunk.empty, error)
+            }
+        } consume: { chunk in
+            var index = 0
+            while index < chunk.count {
+                let run = chunk.run(index..<min(chunk.count, index + length))
+                index = run.endIndex
+                let keepGoing = try body(run)
+                last = run[run.endIndex - 1].seq
+                if !keepGoing { return false }
+            }
+            return true
+        }
+        return last
+    }
+
+    /// Splits `start...end` into chunks of `size`, makes them on other cores (at most
+    /// `inFlight` ahead) and hands them to `consume` in order, until it returns false.
+    private func inParallelChunks<Chunk>(from start: UInt64, through end: UInt64, chunkSize size: UInt64, inFlight: Int,
+                                         produce: @escaping @Sendable (UInt64, UInt64) -> (Chunk, StoreError?),
+                                         consume: (Chunk) throws -> Bool) throws(StoreError) {
         let chunks = Int((end - start) / size) + 1
-        let handoff = ChunkHandoff()
+        let handoff = ChunkHandoff<Chunk>()
         let slots = DispatchSemaphore(value: max(1, inFlight))
         let jobs = DispatchGroup()
         let producer = DispatchGroup()
@@ -61,15 +123,8 @@ extension EventStore {
                 jobs.enter()
                 DispatchQueue.global().async {
                     defer { jobs.leave() }
-                    var events: [Event] = []
-                    events.reserveCapacity(Int(high - low + 1))
-                    do {
-                        try self.scan(from: low, through: high, fields: fields) { events.append($0); return true }
-                        handoff.deliver(index, ChunkHandoff.Chunk(events: events, error: nil))
-                    } catch {
-                        let failure = error as? StoreError ?? .io(operation: "replaying", code: -1, message: "\(error)")
-                        handoff.deliver(index, ChunkHandoff.Chunk(events: events, error: failure))
-                    }
+                    let (chunk, error) = produce(low, high)
+                    handoff.deliver(index, (chunk, error))
                 }
             }
         }
@@ -80,20 +135,91 @@ extension EventStore {
             producer.wait()
             jobs.wait()
         }
-        var last = start - 1
         for index in 0..<chunks {
-            let chunk = handoff.take(index)
+            guard let (chunk, error) = handoff.take(index) else { return }
             slots.signal()
-            for event in chunk.events {
-                let keepGoing: Bool
-                do { keepGoing = try body(event) } catch let error as StoreError { throw error } catch {
-                    throw StoreError.io(operation: "replaying", code: -1, message: "\(error)")
-                }
-                last = event.seq
-                if !keepGoing { return last }
+            let keepGoing: Bool
+            do { keepGoing = try consume(chunk) } catch let error as StoreError { throw error } catch {
+                throw StoreError.io(operation: "replaying", code: -1, message: "\(error)")
             }
-            if let error = chunk.error { throw error }
+            if !keepGoing { return }
+            if let error { throw error }
         }
-        return last
     }
+}
+
+/// The records of one chunk of a parallel scan, copied out of the store (one read transaction,
+/// one buffer) and viewed in place in that copy.
+private final class RecordChunk: @unchecked Sendable {
+    // @unchecked: built by one job, then read by the consumer only.
+    private let bytes: UnsafeMutableRawBufferPointer
+    private let views: UnsafeMutablePointer<RecordView>
+    let count: Int
+
+    static let empty = RecordChunk()
+
+    private init() {
+        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 8)
+        views = .allocate(capacity: 1)
+        count = 0
+    }
+
+    init(store: EventStore, from low: UInt64, through high: UInt64) throws(StoreError) {
+        // The records' bytes, back to back, copied once inside the transaction; their views
+        // are made after it, in the copy.
+        var ends: [Int] = []
+        ends.reserveCapacity(Int(high - low + 1))
+        bytes = try store.storeCall {
+            try store.env.read { txn in
+                let cursor = try txn.cursor(txn.dbs.events)
+                defer { cursor.close() }
+                var records: [UnsafeRawBufferPointer] = []
+                records.reserveCapacity(Int(high - low + 1))
+                var entry = try Key.seq(low).withUnsafeBytes { try cursor.get(MDB_SET_KEY, key: $0) }
+                var next = low
+                while next <= high {
+                    guard let (key, record) = entry, Key.readUInt64(key) == next else {
+                        throw StoreError.corrupt(seq: next, "the log has no record at this position")
+                    }
+                    records.append(record)
+                    next += 1
+                    if next <= high { entry = try cursor.get(MDB_NEXT) }
+                }
+                let total = records.reduce(0) { $0 + $1.count }
+                let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: total, alignment: 8)
+                var offset = 0
+                for record in records {
+                    UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + record.count]).copyMemory(from: record)
+                    offset += record.count
+                    ends.append(offset)
+                }
+                return bytes
+            }
+        }
+        views = .allocate(capacity: max(1, ends.count))
+        var made = 0
+        var start = 0
+        do throws(StoreError) {
+            for end in ends {
+                let record = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+                (views + made).initialize(to: try Record.view(record, expectedSeq: low + UInt64(made)))
+                made += 1
+                start = end
+            }
+        } catch {
+            views.deinitialize(count: made)
+            views.deallocate()
+            bytes.deallocate()
+            throw error
+        }
+        count = made
+    }
+
+    deinit {
+        views.deinitialize(count: count)
+        views.deallocate()
+        bytes.deallocate()
+    }
+
+    func run(_ range: Range<Int>) -> RecordRun { RecordRun(base: views, bounds: range) }
 }

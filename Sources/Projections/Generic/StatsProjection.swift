@@ -38,23 +38,23 @@ public struct StatsProjection: Projection {
         state.lastSeq = event.seq
     }
 
-    /// A run at a time: each distinct type, stream and node of the run is hashed once.
-    public func apply(_ events: ArraySlice<Event>, to state: inout State) {
-        guard events.count > 1 else {
-            for event in events { apply(event, to: &state) }
-            return
-        }
-        var types = NameTally(capacity: 64), streams = NameTally(capacity: events.count), nodes = NameTally(capacity: 64)
-        for event in events {
-            types.add(event.type)
-            streams.add(event.stream)
-            nodes.add(event.node)
-            let time = event.time.nanoseconds
+    /// Replays hand `stats` records read in place (it needs no payload, tags or links).
+    public var readsRecordsInPlace: Bool { true }
+
+    /// A run at a time: the names are counted as the records' bytes, and each distinct type,
+    /// stream and node of the run becomes a `String`, hashed into the state, once.
+    public func apply(_ records: RecordRun, to state: inout State) {
+        var types = TextTally(capacity: 64), streams = TextTally(capacity: records.count), nodes = TextTally(capacity: 64)
+        for record in records {
+            types.add(record.type)
+            streams.add(record.stream)
+            nodes.add(record.node)
+            let time = record.time.nanoseconds
             state.firstTime = min(state.firstTime ?? time, time)
             state.lastTime = max(state.lastTime ?? time, time)
-            state.lastSeq = event.seq
+            state.lastSeq = record.seq
         }
-        state.events += events.count
+        state.events += records.count
         types.add(to: &state.types)
         streams.add(to: &state.streams)
         nodes.add(to: &state.nodes)

@@ -1,0 +1,115 @@
+import Testing
+@testable import EventStore
+
+@Suite("Records read in place: views, runs, and the straight-through reader")
+struct RecordViewTests {
+    /// Events of every envelope shape: tags or none, links or none, names short and long,
+    /// ASCII and not.
+    static func variedEvents(_ count: Int) -> [NewEvent] {
+        (0..<count).map { i in
+            var e = NewEvent(type: i % 5 == 0 ? "a.type.name.longer.than.sixteen.bytes" : "t\(i % 3)",
+                             stream: i % 7 == 0 ? "узел/поток-\(i % 4)" : "s/\(i % 11)", data: ["i": .int(Int64(i))])
+            if i % 2 == 0 { e.tags = ["service": "svc-\(i % 4)", "zone": "z"] }
+            if i % 3 == 0 { e.causation = "cause-\(i)" }
+            if i % 4 == 0 { e.correlation = "incident-\(i % 6)" }
+            if i % 6 == 0 { e.node = "a-node-name-longer-than-sixteen-\(i % 2)" }
+            return e
+        }
+    }
+
+    @Test("a view holds what the decoded event holds, in runs of the asked length, sequential or parallel")
+    func viewsMatchEvents() throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        _ = try store.appendBlocking(Self.variedEvents(300))
+        let events = try store.read().collect()
+        var envelopes: [Event] = []
+        try store.scan(fields: .envelope) { envelopes.append($0); return true }
+
+        func check(_ run: RecordRun, _ seen: inout [UInt64]) {
+            for view in run {
+                let event = events[Int(view.seq) - 1]
+                #expect(view.version == event.version && view.time == event.time && view.hlc == event.hlc)
+                #expect(view.node.string == event.node && view.stream.string == event.stream && view.type.string == event.type)
+                #expect(view.stream.matches(event.stream) && !view.stream.matches(event.stream + "x"))
+                #expect(view.hash == event.hash && view.prev == event.prev)
+                #expect(view.event() == envelopes[Int(view.seq) - 1])
+                seen.append(view.seq)
+            }
+        }
+        var sequential: [UInt64] = []
+        var runSizes: Set<Int> = []
+        let last = try store.scanRecords(runLength: 7) { run in
+            runSizes.insert(run.count)
+            check(run, &sequential)
+            return true
+        }
+        #expect(last == 300 && sequential == Array(1...300) && runSizes.max() == 7)
+
+        var parallel: [UInt64] = []
+        try store.scanRecordsInParallel(chunkSize: 16, runLength: 5) { run in
+            #expect(run.count <= 5)
+            check(run, &parallel)
+            // A slice of a run is a run over the same records.
+            if run.count > 2 { #expect(run[run.startIndex + 1..<run.endIndex].first?.seq == run[run.startIndex].seq + 1) }
+            return true
+        }
+        #expect(parallel == Array(1...300))
+
+        // Stopping early reports the last record delivered.
+        var delivered = 0
+        #expect(try store.scanRecords(from: 10, runLength: 4) { run in delivered += run.count; return delivered < 8 } == 17)
+        #expect(try store.scanRecordsInParallel(from: 10, chunkSize: 16, runLength: 4) { _ in false } == 13)
+    }
+
+    @Test("what the straight-through reader accepts, the key-by-key reader reads the same; damage is refused by both")
+    func straightThroughAgreesWithGeneralReader() throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        _ = try store.appendBlocking(Self.variedEvents(60))
+        let records: [[UInt8]] = try store.env.read { txn in
+            try (1...60).map { (seq: UInt64) in try txn.get(txn.dbs.events, Key.seq(seq)).map(Array.init) ?? [] }
+        }
+        func same(_ a: RecordView, _ b: RecordView) -> Bool {
+            a.seq == b.seq && a.version == b.version && a.time == b.time && a.hlc == b.hlc && a.hash == b.hash
+                && a.prev == b.prev && a.node.string == b.node.string && a.stream.string == b.stream.string
+                && a.type.string == b.type.string && a.idOffset == b.idOffset && a.dataRange == b.dataRange
+                && a.tagsOffset == b.tagsOffset && a.causationOffset == b.causationOffset
+                && a.correlationOffset == b.correlationOffset
+        }
+        var rng = SplitMix64(seed: 11)
+        var refusedByBoth = 0
+        for (index, original) in records.enumerated() {
+            let seq = UInt64(index + 1)
+            try original.withUnsafeBytes { bytes in
+                let fast = try Record.view(bytes, expectedSeq: seq)
+                let general = try Record.view(bytes, expectedSeq: seq, straightThrough: false)
+                #expect(same(fast, general))
+                #expect(CanonicalEnvelope.view(bytes, offset: Record.headerSize, payloadLength: general.dataRange.count, expectedSeq: seq) != nil)
+            }
+            // Damage: every envelope byte in turn gets a random different value.
+            for position in Record.headerSize..<original.count {
+                var damaged = original
+                damaged[position] ^= UInt8(truncatingIfNeeded: 1 + rng.next() % 255)
+                damaged.withUnsafeBytes { bytes in
+                    let straight = try? Record.view(bytes, expectedSeq: seq)
+                    let general = try? Record.view(bytes, expectedSeq: seq, straightThrough: false)
+                    if let straight {
+                        guard let general else { Issue.record("seq \(seq) byte \(position): accepted straight through only"); return }
+                        #expect(same(straight, general), "seq \(seq) byte \(position)")
+                    } else if general == nil {
+                        refusedByBoth += 1
+                    }
+                }
+            }
+        }
+        #expect(refusedByBoth > 0)
+    }
+
+    @Test("the straight-through reader's key words are the keys' encodings")
+    func envelopeKeyWords() {
+        for (name, key) in CanonicalEnvelope.Keys.all { #expect(key == EncodedKey(name), "\(name)") }
+    }
+}
