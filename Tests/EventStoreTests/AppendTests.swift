@@ -143,4 +143,37 @@ struct AppendTests {
         _ = try await store.append([event()])
         #expect(try await reader.value == [1, 2, 3, 4])
     }
+
+    @Test("stream heads kept behind the index checkpoint: versions and conflicts exact before indexing, after reopening and after reindexing")
+    func streamHeadsBehindCheckpoint() throws {
+        let dir = TemporaryDirectory()
+        func storedHeads(_ store: EventStore) throws -> Int { try store.env.read { txn in try txn.entryCount(txn.dbs.heads) } }
+        do {
+            let store = try makeStore(dir) { $0.indexesInBackground = false }
+            _ = try store.appendBlocking([event(stream: "s/a"), event(stream: "s/b"), event(stream: "s/a"), event(stream: "s/a"), event(stream: "s/b")])
+            // Nothing indexed, so nothing in `heads` yet: the writer's tail knows the versions.
+            #expect(try storedHeads(store) == 0)
+            #expect(try store.streamVersion("s/a") == 3 && store.streamVersion("s/b") == 2 && store.streamVersion("s/c") == 0)
+            _ = try store.appendBlocking([event(stream: "s/a")], expecting: ["s/a": .exactly(3)])
+            #expect(throws: StoreError.conflict(stream: "s/a", expected: .exactly(3), actual: 4)) {
+                try store.appendBlocking([event(stream: "s/a")], expecting: ["s/a": .exactly(3)])
+            }
+            #expect(try store.stats().streams == 2)
+            store.close()
+        }
+        // A new writer folds the unindexed log in again.
+        let store = try makeStore(dir) { $0.indexesInBackground = false }
+        defer { store.close() }
+        _ = try store.appendBlocking([event(stream: "s/a")], expecting: ["s/a": .exactly(4)])
+        #expect(try store.streamVersion("s/a") == 5)
+        try store.reindex()
+        #expect(try storedHeads(store) == 2)
+        #expect(try store.streamVersion("s/a") == 5 && store.streamVersion("s/b") == 2)
+        // After the checkpoint moved: the stored heads and the tail agree.
+        _ = try store.appendBlocking([event(stream: "s/b"), event(stream: "s/c")], expecting: ["s/b": .exactly(2), "s/c": .noStream])
+        #expect(try store.stats().streams == 3)
+        let versions = try store.read().collect().map { "\($0.stream)#\($0.version)" }
+        #expect(versions == ["s/a#1", "s/b#1", "s/a#2", "s/a#3", "s/b#2", "s/a#4", "s/a#5", "s/b#3", "s/c#1"])
+        #expect(try store.verify().ok)
+    }
 }

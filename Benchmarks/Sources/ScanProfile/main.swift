@@ -5,18 +5,24 @@ import Projections
 
 // Builds a store once, then scans it repeatedly: a target for `perf record` on the replay path.
 let count = Int(ProcessInfo.processInfo.environment["BENCH_EVENTS"] ?? "") ?? 200_000
-let dir = NSTemporaryDirectory() + "scanprofile-\(getpid())"
-defer { try? FileManager.default.removeItem(atPath: dir) }
+// `SCAN_STORE=DIR` keeps the store in DIR and reuses it on the next run, so that a profiler
+// sees the scans without the build.
+let kept = ProcessInfo.processInfo.environment["SCAN_STORE"]
+let dir = kept ?? NSTemporaryDirectory() + "scanprofile-\(getpid())"
+let reused = kept.map { FileManager.default.fileExists(atPath: $0) } ?? false
+defer { if kept == nil { try? FileManager.default.removeItem(atPath: dir) } }
 var options = StoreOptions()
 options.durability = .metaAsync
 let store = try EventStore.open(at: dir, options: options)
-let workload = Workload(count: count)
-var i = 0
-while i < count {
-    _ = try store.appendBlocking(Array(workload.events[i..<min(count, i + 5000)]))
-    i += 5000
+if !reused {
+    let workload = Workload(count: count)
+    var i = 0
+    while i < count {
+        _ = try store.appendBlocking(Array(workload.events[i..<min(count, i + 5000)]))
+        i += 5000
+    }
+    _ = try store.reindex()
 }
-_ = try store.reindex()
 // `IN_PLACE_ONLY=N`: only N in-place scans, for a profiler.
 if let loops = Int(ProcessInfo.processInfo.environment["IN_PLACE_ONLY"] ?? "") {
     var n = 0
@@ -30,6 +36,14 @@ if let loops = Int(ProcessInfo.processInfo.environment["IN_PLACE_STATS"] ?? "") 
     var state = projection.initialState
     for _ in 0..<loops { try store.scanRecordsInParallel(runLength: 4_096) { projection.apply($0, to: &state); return true } }
     print("stats in place: \(state.events)")
+    exit(0)
+}
+// `REBUILD_ONLY=N`: only N `stats` rebuilds (snapshots every 10,000 events), for a profiler.
+if let loops = Int(ProcessInfo.processInfo.environment["REBUILD_ONLY"] ?? "") {
+    for _ in 0..<loops {
+        let elapsed = try seconds { _ = try RegisteredProjection(StatsProjection()).rebuild(in: store) }
+        print("stats rebuild: \(Int(Double(count) / elapsed)) events/s")
+    }
     exit(0)
 }
 for payload in [false] {

@@ -318,12 +318,29 @@ extension EventStore {
         }
     }
 
-    /// The head version of a stream (0 when it does not exist).
+    /// The head version of a stream (0 when it does not exist): the `heads` entry, which the
+    /// indexer keeps up to its checkpoint, then the unindexed tail, newest first.
     public func streamVersion(_ stream: String) throws(StoreError) -> UInt64 {
         try storeCall {
             try env.read { txn in
-                guard let value = try txn.get(txn.dbs.heads, Key.text(stream)), value.count == 16 else { return 0 }
-                return Key.readUInt64(value)
+                let head = try Head.load(txn).seq
+                let checkpoint = min(head, try IndexBuilder.checkpoint(txn))
+                if head > checkpoint {
+                    let cursor = try txn.cursor(txn.dbs.events)
+                    defer { cursor.close() }
+                    var entry = try cursor.get(MDB_SET_KEY, key: Key.seq(head))
+                    var seq = head
+                    while seq > checkpoint {
+                        guard let (key, record) = entry, Key.readUInt64(key) == seq else {
+                            throw StoreError.corrupt(seq: seq, "the log has no record at this position")
+                        }
+                        let view = try Record.view(record, expectedSeq: seq)
+                        if view.stream.matches(stream) { return view.version }
+                        seq -= 1
+                        if seq > checkpoint { entry = try cursor.get(MDB_PREV) }
+                    }
+                }
+                return try StreamTail.stored(stream, in: txn).version
             }
         }
     }

@@ -28,12 +28,17 @@ public final class EventStore: @unchecked Sendable {
     let headWatch = HeadWatch()
     /// Warm name caches shared by this store's scans.
     let interners = InternerPool()
+    /// Buffers reused by parallel scans of records.
+    let chunkStorage = ChunkStoragePool()
 
     /// The store format this build writes and the newest it reads. Format 2 records carry
-    /// their payload length; format 3 keys the `ids` database by clock (`IdKey`). Older stores
-    /// are read, and upgraded when opened for writing: their `ids` database is rebuilt, and
-    /// the records appended from then on are record format 2.
-    public static let formatVersion = 3
+    /// their payload length; format 3 keys the `ids` database by clock (`IdKey`); in format 4
+    /// the `heads` database is kept by the indexer, behind its checkpoint (`StreamTail`), so
+    /// a build that trusts it to be current must refuse the store. Older stores are read, and
+    /// upgraded when opened for writing: their `ids` database is rebuilt (before 3), and the
+    /// records appended from then on are record format 2. Their `heads`, written at append,
+    /// are complete, which format 4 accepts as it is.
+    public static let formatVersion = 4
 
     private init(path: String, nodeID: String, options: StoreOptions, env: Environment) {
         self.path = path

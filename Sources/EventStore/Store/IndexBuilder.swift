@@ -86,6 +86,7 @@ enum IndexBuilder {
         try batch.types.insert(txn, txn.dbs.types)
         try batch.tags.insert(txn, txn.dbs.tags)
         try batch.insertTimes(txn)
+        try batch.updateHeads(txn)
         try txn.put(txn.dbs.checkpoints, checkpointKey, Key.seq(batch.to))
         let head = try Head.load(txn).seq
         return Int(head - min(head, batch.to))
@@ -131,6 +132,18 @@ struct PreparedIndexBatch {
         types.add(e.type, e.seq)
         for key in IndexBuilder.tagKeys(node: e.node, correlation: e.correlation, tags: e.tags) { tags.add(key, e.seq) }
         times.append((UInt64(bitPattern: e.time.nanoseconds) ^ (1 << 63), e.seq))
+    }
+
+    /// Moves the `heads` entry of every stream of the batch to its last event here, unless
+    /// the entry is already further on (a store written by format 3, whose appends kept the
+    /// heads themselves).
+    func updateHeads(_ txn: Transaction) throws {
+        for (stream, last) in streams.lastValues().sorted(by: { $0.name < $1.name }) {
+            let version = last.first ?? 0, seq = last.last ?? 0
+            if try StreamTail.stored(stream, in: txn).lastSeq < seq {
+                try txn.put(txn.dbs.heads, Key.text(stream), Key.pair(version, seq))
+            }
+        }
     }
 
     func insertTimes(_ txn: Transaction) throws {
@@ -193,6 +206,11 @@ struct IndexRuns<Name: Hashable> {
         names.append(name)
         values.append([])
         return names.count - 1
+    }
+
+    /// Each key with its last value (the `valueWords` words that arrived last).
+    func lastValues() -> [(name: Name, words: ArraySlice<UInt64>)] {
+        zip(names, values).map { ($0, $1.suffix(valueWords)) }
     }
 
     /// Inserts every entry, keys in LMDB order, each key's values in arrival order.

@@ -27,6 +27,8 @@ final class Writer: @unchecked Sendable {
     private var stopped = false
     private var metrics = WriterMetrics()
     private var hasher: SHA256Hasher?
+    /// Stream heads after the index checkpoint; touched only by the writer thread.
+    private let tail = StreamTail()
     private var thread: Thread?
     /// Keeps the indexes current behind this writer (nil when `indexesInBackground` is off).
     private let indexer: Indexer?
@@ -115,19 +117,23 @@ final class Writer: @unchecked Sendable {
         }
         var outcomes: [Result<AppendResult, StoreError>] = []
         var newHead: UInt64 = 0
+        var written: [String: StreamTail.StreamHead] = [:]
         var growths = 0
         do {
             try env.write { txn in
                 growths += 1
                 var head = try Head.load(txn)
+                try tail.catchUp(txn, head: head.seq)
                 let now = options.clock.now()
-                var appender = AppendTransaction(txn: txn, hasher: hasher, head: head, now: now,
-                                                 nodeID: nodeID, maximumAheadMicros: options.maximumClockAheadMicros)
+                var appender = AppendTransaction(txn: txn, hasher: hasher, head: head, now: now, nodeID: nodeID,
+                                                 maximumAheadMicros: options.maximumClockAheadMicros, tail: tail)
                 outcomes = try group.map { try appender.apply($0.batch) }
                 head = appender.head
                 try txn.put(txn.dbs.meta, Key.text("hlc"), Head.encodeClock(head.clock))
                 newHead = head.seq
+                written = appender.written
             }
+            tail.committed(written, head: newHead)
         } catch {
             let failure = (error as? StoreError) ?? .io(operation: "append", code: -1, message: "\(error)")
             for pending in group { pending.completion(.failure(failure)) }
@@ -164,8 +170,14 @@ struct AppendTransaction {
     let nodeID: String
     let maximumAheadMicros: Int64
 
-    init(txn: Transaction, hasher: SHA256Hasher, head: Head, now: Timestamp, nodeID: String, maximumAheadMicros: Int64) {
+    let tail: StreamTail
+    /// The heads of the streams this transaction wrote, for the tail once it commits.
+    private(set) var written: [String: StreamTail.StreamHead] = [:]
+
+    init(txn: Transaction, hasher: SHA256Hasher, head: Head, now: Timestamp, nodeID: String, maximumAheadMicros: Int64,
+         tail: StreamTail) {
         self.txn = txn
+        self.tail = tail
         self.hasher = hasher
         self.head = head
         self.now = now
@@ -210,24 +222,20 @@ struct AppendTransaction {
                                             localMicros: now.microseconds, boundMicros: maximumAheadMicros))
             }
         }
-        var streamHeads: [String: (version: UInt64, lastSeq: UInt64)] = [:]
-        streamHeads.reserveCapacity(fresh.count)
         for k in fresh {
-            positions[k] = try write(items[k], streamHeads: &streamHeads)
+            positions[k] = try write(items[k])
         }
         for (k, first) in duplicateOf { positions[k] = positions[first] }
-        for (stream, streamHead) in streamHeads {
-            try txn.put(txn.dbs.heads, Key.text(stream), Key.pair(streamHead.version, streamHead.lastSeq))
-        }
         return .success(AppendResult(positions: positions, written: fresh.count))
     }
 
-    func streamHead(_ stream: String) throws -> (version: UInt64, lastSeq: UInt64) {
-        guard let value = try txn.get(txn.dbs.heads, Key.text(stream)), value.count == 16 else { return (0, 0) }
-        return (Key.readUInt64(value), Key.readUInt64(value, at: 8))
+    /// A stream's head as this transaction sees it, its own writes included.
+    func streamHead(_ stream: String) throws -> StreamTail.StreamHead {
+        if let head = written[stream] { return head }
+        return try tail.head(of: stream, in: txn)
     }
 
-    private mutating func write(_ item: PreparedBatch.Item, streamHeads: inout [String: (version: UInt64, lastSeq: UInt64)]) throws -> UInt64 {
+    private mutating func write(_ item: PreparedBatch.Item) throws -> UInt64 {
         let event = item.event
         var hlc: HLC
         let id: String
@@ -255,12 +263,12 @@ struct AppendTransaction {
             id = IdKey.generatedID(node: node, wall: hlc.wall, logical: hlc.logical)
         }
         let version: UInt64
-        if let known = streamHeads.index(forKey: event.stream) {
-            version = streamHeads.values[known].version + 1
-            streamHeads.values[known] = (version, seq)
+        if let known = written.index(forKey: event.stream) {
+            version = written.values[known].version + 1
+            written.values[known] = (version, seq)
         } else {
-            version = try streamHead(event.stream).version + 1
-            streamHeads[event.stream] = (version, seq)
+            version = try tail.head(of: event.stream, in: txn).version + 1
+            written[event.stream] = (version, seq)
         }
         let parts = Record.Parts(seq: seq, id: id, time: event.time ?? now, hlc: hlc, node: node, stream: event.stream,
                                  version: version, type: event.type, tags: event.tags, payload: item.payload,

@@ -1,0 +1,123 @@
+import CLMDB
+
+/// The records of one chunk of a parallel scan, copied out of the store (one read transaction,
+/// one copy) and viewed in place in that copy, so that no transaction outlives its job.
+final class RecordChunk: @unchecked Sendable {
+    // @unchecked: built by one job, then read by the consumer only.
+    private let storage: ChunkStorage
+    private let pool: ChunkStoragePool?
+    let count: Int
+
+    static let empty = RecordChunk()
+
+    private init() {
+        storage = ChunkStorage()
+        pool = nil
+        count = 0
+    }
+
+    init(store: EventStore, from low: UInt64, through high: UInt64) throws(StoreError) {
+        let storage = store.chunkStorage.take()
+        let records = Int(high - low + 1)
+        do throws(StoreError) {
+            try store.storeCall {
+                try store.env.read { txn in
+                    let cursor = try txn.cursor(txn.dbs.events)
+                    defer { cursor.close() }
+                    var entry = try Key.seq(low).withUnsafeBytes { try cursor.get(MDB_SET_KEY, key: $0) }
+                    storage.reset(records: records)
+                    for seq in low...high {
+                        guard let (key, record) = entry, Key.readUInt64(key) == seq else {
+                            throw StoreError.corrupt(seq: seq, "the log has no record at this position")
+                        }
+                        storage.append(record)
+                        if seq < high { entry = try cursor.get(MDB_NEXT) }
+                    }
+                }
+            }
+            // Views are made after the copy is complete: appending may move the bytes.
+            try storage.makeViews(firstSeq: low)
+        } catch {
+            store.chunkStorage.give(storage)
+            throw error
+        }
+        self.storage = storage
+        pool = store.chunkStorage
+        count = records
+    }
+
+    deinit { pool?.give(storage) }
+
+    func run(_ range: Range<Int>) -> RecordRun { RecordRun(base: storage.views, bounds: range) }
+}
+
+/// A chunk's buffers: its records' bytes back to back, where each ends, and their views. Kept
+/// in a pool and reused, because fresh multi-megabyte buffers per chunk cost a page fault per
+/// page and, once freed, stay with the allocator: the process grew with every long replay.
+final class ChunkStorage {
+    private var bytes: UnsafeMutableRawPointer
+    private var byteCapacity: Int
+    private var used = 0
+    private var ends: [Int] = []
+    private(set) var views: UnsafeMutablePointer<RecordView>
+    private var viewCapacity: Int
+
+    init() {
+        byteCapacity = 1 << 16
+        bytes = .allocate(byteCount: byteCapacity, alignment: 16)
+        viewCapacity = 256
+        views = .allocate(capacity: viewCapacity)
+    }
+
+    deinit {
+        bytes.deallocate()
+        views.deallocate()
+    }
+
+    func reset(records: Int) {
+        used = 0
+        ends.removeAll(keepingCapacity: true)
+        ends.reserveCapacity(records)
+        if viewCapacity < records {
+            views.deallocate()
+            viewCapacity = records
+            views = .allocate(capacity: records)
+        }
+    }
+
+    func append(_ record: UnsafeRawBufferPointer) {
+        if used + record.count > byteCapacity {
+            var capacity = byteCapacity
+            while capacity < used + record.count { capacity *= 2 }
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+            bigger.copyMemory(from: bytes, byteCount: used)
+            bytes.deallocate()
+            (bytes, byteCapacity) = (bigger, capacity)
+        }
+        if let source = record.baseAddress { (bytes + used).copyMemory(from: source, byteCount: record.count) }
+        used += record.count
+        ends.append(used)
+    }
+
+    func makeViews(firstSeq: UInt64) throws(StoreError) {
+        var start = 0
+        for (index, end) in ends.enumerated() {
+            let record = UnsafeRawBufferPointer(start: bytes + start, count: end - start)
+            // RecordView holds only numbers and pointers: no deinitialisation is ever needed.
+            (views + index).initialize(to: try Record.view(record, expectedSeq: firstSeq + UInt64(index)))
+            start = end
+        }
+    }
+}
+
+/// Chunk buffers kept between parallel scans of one store (about as many as are in flight).
+final class ChunkStoragePool: @unchecked Sendable {
+    // @unchecked: `idle` is guarded by `lock`; a storage belongs to one chunk at a time.
+    private let lock = Mutex()
+    private var idle: [ChunkStorage] = []
+    private let keep = 8
+
+    func take() -> ChunkStorage { lock.withLock { idle.popLast() } ?? ChunkStorage() }
+
+    func give(_ storage: ChunkStorage) { lock.withLock { if idle.count < keep { idle.append(storage) } } }
+}
