@@ -46,7 +46,7 @@ if let loops = Int(ProcessInfo.processInfo.environment["REBUILD_ONLY"] ?? "") {
     }
     exit(0)
 }
-for payload in [false] {
+for payload in [false, true] {
     for _ in 0..<(Int(ProcessInfo.processInfo.environment["SCAN_LOOPS"] ?? "") ?? 3) {
         var n = 0
         let start = DispatchTime.now().uptimeNanoseconds
