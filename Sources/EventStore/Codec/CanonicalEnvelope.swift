@@ -43,6 +43,8 @@ struct CanonicalEnvelope {
         return r.read(record, payloadLength: payloadLength, expectedSeq: expectedSeq)
     }
 
+    // Inlined into `view`, so that the reader is a local whose offset lives in a register.
+    @inline(__always)
     private mutating func read(_ record: UnsafeRawBufferPointer, payloadLength: Int, expectedSeq: UInt64) -> RecordView? {
         guard let fields = argument(major: 5), fields >= 10, fields <= 13 else { return nil }
         guard key(Keys.id) else { return nil }
@@ -60,9 +62,9 @@ struct CanonicalEnvelope {
         var tagsOffset = -1
         if optional > 0, key(Keys.tags) {
             tagsOffset = offset
-            var reader = CBORReader(record, offset: offset)
-            guard (try? reader.skipItem()) != nil else { return nil }
-            offset = reader.offset
+            // Tags are a map of text to text; anything else is the general reader's to judge.
+            guard let pairs = argument(major: 5), pairs <= UInt64(end - offset) else { return nil }
+            for _ in 0..<2 * Int(pairs) { guard skipText() else { return nil } }
             optional -= 1
         }
         guard key(Keys.time), let time = int(), key(Keys.type), let type = text(), key(Keys.stream),
@@ -98,8 +100,13 @@ struct CanonicalEnvelope {
         guard info <= 27 else { return nil }
         let width = 1 << Int(info - 24)
         guard width <= end - offset else { return nil }
-        var value: UInt64 = 0
-        for i in 0..<width { value = value << 8 | UInt64(base.load(fromByteOffset: offset + i, as: UInt8.self)) }
+        let value: UInt64
+        switch width {
+        case 1: value = UInt64(base.load(fromByteOffset: offset, as: UInt8.self))
+        case 2: value = UInt64(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+        case 4: value = UInt64(UInt32(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        default: value = UInt64(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        }
         offset += width
         return value
     }
