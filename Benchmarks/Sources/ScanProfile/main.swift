@@ -30,6 +30,13 @@ if let loops = Int(ProcessInfo.processInfo.environment["IN_PLACE_ONLY"] ?? "") {
     print("records in place: \(n)")
     exit(0)
 }
+// `FULL_ONLY=N`: only N scans of full events (payloads decoded), for a profiler.
+if let loops = Int(ProcessInfo.processInfo.environment["FULL_ONLY"] ?? "") {
+    var n = 0
+    for _ in 0..<loops { try store.scan(fields: .all) { _ in n += 1; return true } }
+    print("full events: \(n)")
+    exit(0)
+}
 // `IN_PLACE_STATS=N`: only N parallel in-place `stats` replays, for a profiler.
 if let loops = Int(ProcessInfo.processInfo.environment["IN_PLACE_STATS"] ?? "") {
     let projection = StatsProjection()

@@ -294,6 +294,12 @@ public struct CBORReader {
     }
 
     public mutating func readValue(depth: Int = 0) throws(CBORError) -> EventValue {
+        try readValue(depth: depth, interner: nil)
+    }
+
+    /// A value, with map keys (the few field names a log's payloads repeat) through `interner`
+    /// when one is given. Values are not: unique ones would evict the names a scan reuses.
+    mutating func readValue(depth: Int, interner: StringInterner?) throws(CBORError) -> EventValue {
         guard depth < CBORReader.maximumDepth else { throw fail("nesting deeper than \(CBORReader.maximumDepth)") }
         let (major, argument, info) = try head()
         switch major {
@@ -313,15 +319,15 @@ public struct CBORReader {
             let count = try length(argument, unit: 1)
             var items: [EventValue] = []
             items.reserveCapacity(count)
-            for _ in 0..<count { items.append(try readValue(depth: depth + 1)) }
+            for _ in 0..<count { items.append(try readValue(depth: depth + 1, interner: interner)) }
             return .array(items)
         case 5:
             let count = try length(argument, unit: 2)
             var fields: [String: EventValue] = [:]
             fields.reserveCapacity(count)
             for _ in 0..<count {
-                let key = try readString()
-                fields[key] = try readValue(depth: depth + 1)
+                let key = try readString(interner: interner)
+                fields[key] = try readValue(depth: depth + 1, interner: interner)
             }
             return .map(fields)
         case 7:

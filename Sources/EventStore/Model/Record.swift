@@ -150,7 +150,7 @@ extension RecordView {
         var data = EventValue.map([:])
         if fields.contains(.payload) {
             var r = CBORReader(record, offset: dataRange.lowerBound)
-            data = try r.readValue()
+            data = try r.readValue(depth: 0, interner: interner)
             guard r.offset == dataRange.upperBound else {
                 throw StoreError.corrupt(seq: seq, "the header's payload length \(dataRange.count) disagrees with the payload (\(r.offset - dataRange.lowerBound) bytes)")
             }

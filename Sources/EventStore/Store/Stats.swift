@@ -54,9 +54,9 @@ extension EventStore {
                     let event = try Record.decode(current.value, expectedSeq: seq, fields: .envelope)
                     stats.perType[event.type, default: 0] += 1
                     stats.perNode[event.node, default: 0] += 1
-                    // `heads` holds the streams up to the checkpoint; a stream's first event
-                    // after it is a new one.
-                    if event.version == 1 { stats.streams += 1 }
+                    // `heads` holds the streams up to the checkpoint (a format 3 store's, all
+                    // of them); a stream whose first event lies after it is counted here.
+                    if event.version == 1, try StreamTail.stored(event.stream, in: txn).version == 0 { stats.streams += 1 }
                     entry = try cursor.get(MDB_NEXT)
                 }
             }
