@@ -72,7 +72,7 @@ enum IndexBuilder {
         while let current = entry {
             let seq = Key.readUInt64(current.key)
             if seq > batch.to { break }
-            batch.add(try Record.decode(current.value, expectedSeq: seq, fields: [.tags, .links]))
+            try batch.add(Record.view(current.value, expectedSeq: seq))
             entry = try cursor.get(MDB_NEXT)
         }
         return batch
@@ -107,60 +107,6 @@ enum IndexBuilder {
     }
 }
 
-/// The entries of a run of events, grouped per index key. Events arrive in seq order, so the
-/// values under one key arrive already in LMDB's duplicate order (seq, or version then seq):
-/// grouping replaces a sort of every entry by a sort of the distinct keys.
-struct PreparedIndexBatch {
-    let from: UInt64
-    let to: UInt64
-    private(set) var count = 0
-    var streams = IndexRuns<String>(valueWords: 2) { Key.text($0) }
-    var types = IndexRuns<String>(valueWords: 1) { Key.text($0) }
-    var tags = IndexRuns<TagIndexKey>(valueWords: 1) { $0.bytes }
-    /// `time` keys (time with the sign bit flipped, seq), nearly always already in order.
-    private var times: [(UInt64, UInt64)] = []
-
-    init(from: UInt64, to: UInt64) {
-        self.from = from
-        self.to = to
-        times.reserveCapacity(Int(to - from))
-    }
-
-    mutating func add(_ e: Event) {
-        count += 1
-        streams.add(e.stream, e.version, e.seq)
-        types.add(e.type, e.seq)
-        for key in IndexBuilder.tagKeys(node: e.node, correlation: e.correlation, tags: e.tags) { tags.add(key, e.seq) }
-        times.append((UInt64(bitPattern: e.time.nanoseconds) ^ (1 << 63), e.seq))
-    }
-
-    /// Moves the `heads` entry of every stream of the batch to its last event here, unless
-    /// the entry is already further on (a store written by format 3, whose appends kept the
-    /// heads themselves).
-    func updateHeads(_ txn: Transaction) throws {
-        for (stream, last) in streams.lastValues().sorted(by: { $0.name < $1.name }) {
-            let version = last.first ?? 0, seq = last.last ?? 0
-            if try StreamTail.stored(stream, in: txn).lastSeq < seq {
-                try txn.put(txn.dbs.heads, Key.text(stream), Key.pair(version, seq))
-            }
-        }
-    }
-
-    func insertTimes(_ txn: Transaction) throws {
-        var ordered = times
-        if zip(ordered, ordered.dropFirst()).contains(where: { $0 > $1 }) { ordered.sort { $0 < $1 } }
-        let cursor = try txn.cursor(txn.dbs.time)
-        defer { cursor.close() }
-        var key = (UInt64(0), UInt64(0))
-        for (time, seq) in ordered {
-            key = (time.bigEndian, seq.bigEndian)
-            try withUnsafeBytes(of: &key) { k in
-                try cursor.putAppending(k, UnsafeRawBufferPointer(start: nil, count: 0), flag: MDB_APPEND)
-            }
-        }
-    }
-}
-
 /// A key of the `tags` index: the event's node, its correlation, or one of its tags.
 enum TagIndexKey: Hashable {
     case node(String)
@@ -172,64 +118,6 @@ enum TagIndexKey: Hashable {
         case .node(let node): return IndexBuilder.nodeKey(node)
         case .correlation(let correlation): return IndexBuilder.correlationKey(correlation)
         case .tag(let key, let value): return IndexBuilder.tagKey(key, value)
-        }
-    }
-}
-
-/// The entries of one duplicate-sorted index, grouped per key: each value is `valueWords`
-/// big-endian UInt64s.
-struct IndexRuns<Name: Hashable> {
-    private let valueWords: Int
-    private let encode: (Name) -> [UInt8]
-    private var slots: [Name: Int] = [:]
-    private var names: [Name] = []
-    private var values: [[UInt64]] = []
-
-    init(valueWords: Int, encode: @escaping (Name) -> [UInt8]) {
-        self.valueWords = valueWords
-        self.encode = encode
-    }
-
-    mutating func add(_ name: Name, _ word: UInt64) {
-        values[slot(name)].append(word)
-    }
-
-    mutating func add(_ name: Name, _ first: UInt64, _ second: UInt64) {
-        let slot = slot(name)
-        values[slot].append(first)
-        values[slot].append(second)
-    }
-
-    private mutating func slot(_ name: Name) -> Int {
-        if let existing = slots[name] { return existing }
-        slots[name] = names.count
-        names.append(name)
-        values.append([])
-        return names.count - 1
-    }
-
-    /// Each key with its last value (the `valueWords` words that arrived last).
-    func lastValues() -> [(name: Name, words: ArraySlice<UInt64>)] {
-        zip(names, values).map { ($0, $1.suffix(valueWords)) }
-    }
-
-    /// Inserts every entry, keys in LMDB order, each key's values in arrival order.
-    func insert(_ txn: Transaction, _ dbi: MDB_dbi) throws {
-        let keys = names.map(encode)
-        let order = keys.indices.sorted { IndexBuilder.compareBytes(keys[$0], keys[$1]) < 0 }
-        let cursor = try txn.cursor(dbi)
-        defer { cursor.close() }
-        var value = [UInt64](repeating: 0, count: valueWords)
-        for slot in order {
-            try keys[slot].withUnsafeBytes { k in
-                let words = values[slot]
-                var start = 0
-                while start < words.count {
-                    for w in 0..<valueWords { value[w] = words[start + w].bigEndian }
-                    try value.withUnsafeBytes { v in try cursor.putAppending(k, v, flag: MDB_APPENDDUP) }
-                    start += valueWords
-                }
-            }
         }
     }
 }

@@ -55,7 +55,11 @@ final class StreamTail {
 
     /// The entry of the `heads` database (complete up to the index checkpoint).
     static func stored(_ stream: String, in txn: Transaction) throws -> StreamHead {
-        guard let value = try txn.get(txn.dbs.heads, Key.text(stream)), value.count == 16 else { return (0, 0) }
+        try stored(key: Key.text(stream), in: txn)
+    }
+
+    static func stored(key: [UInt8], in txn: Transaction) throws -> StreamHead {
+        guard let value = try txn.get(txn.dbs.heads, key), value.count == 16 else { return (0, 0) }
         return (Key.readUInt64(value), Key.readUInt64(value, at: 8))
     }
 
