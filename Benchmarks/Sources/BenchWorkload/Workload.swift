@@ -36,6 +36,12 @@ public func seconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
+public func asyncSeconds(_ body: () async throws -> Void) async rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try await body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
 public func freshDirectory(_ name: String) -> String {
     let path = FileManager.default.temporaryDirectory.path + "/recovery-bench-\(name)-\(getpid())"
     try? FileManager.default.removeItem(atPath: path)

@@ -125,6 +125,27 @@ for appenders in [1, 8, 64] {
     try? FileManager.default.removeItem(atPath: dir)
 }
 
+// The same 64 appenders as Swift tasks calling the async `append` (what an agent built on Swift
+// concurrency does): the writer resumes continuations instead of waking 64 blocked threads.
+do {
+    let dir = freshDirectory("grouptasks")
+    let groupStore = try EventStore.open(at: dir)
+    let appenders = 64, perAppender = max(20, 4000 / 64)
+    let elapsed = try await asyncSeconds {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for a in 0..<appenders {
+                group.addTask {
+                    for n in 0..<perAppender { _ = try await groupStore.append([workload.events[(a * perAppender + n) % count]]) }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+    report("group_commit_64_tasks", Double(appenders * perAppender) / elapsed, "events/s", vs: ("raw_lmdb_one_record_durable_txn", oneRate, "events/s"))
+    groupStore.close()
+    try? FileManager.default.removeItem(atPath: dir)
+}
+
 for dir in [storeDir, plainDir, naiveDir, sqliteDir, oneDir] { try? FileManager.default.removeItem(atPath: dir) }
 print("# summary")
 for line in results { print(line) }
