@@ -26,7 +26,8 @@ public struct TextView {
 
 /// The envelope of one stored record, read in place from the store's memory map: what a replay
 /// needs that counts, groups or routes by name without building an `Event` (and its strings)
-/// per record. Handed out in runs by `EventStore.scanRecords`; valid only during that call.
+/// per record. Handed out in runs by `EventStore.scanRecords` and `scanRecordsInParallel`;
+/// valid only during the call it is handed to.
 ///
 /// Reading a view checks the whole envelope's structure and the UTF-8 of `node`, `stream` and
 /// `type`, exactly as decoding an `Event` with `EventFields.envelope` does; `event()` builds
@@ -88,11 +89,11 @@ public struct RecordRun: RandomAccessCollection {
 }
 
 extension Record {
-    /// Reads the envelope of a stored record in place: straight through when it is laid out
-    /// as this store writes it (`CanonicalEnvelope`), else key by key. Every structural fault (wrong version,
-    /// truncation, a missing or mistyped field, invalid UTF-8 in a name, a seq that disagrees
-    /// with the key it is stored under) is a typed error naming the position.
-    /// (`straightThrough: false` skips the first path: for tests that compare the two.)
+    /// Reads the envelope of a stored record in place: straight through when it is laid out as
+    /// this store writes it (`CanonicalEnvelope`), else key by key. Every structural fault
+    /// (wrong version, truncation, a missing or mistyped field, invalid UTF-8 in a name, a seq
+    /// that disagrees with the key it is stored under) is a typed error naming the position.
+    /// `straightThrough: false` skips the first reader, for tests that compare the two.
     static func view(_ record: UnsafeRawBufferPointer, expectedSeq: UInt64,
                      straightThrough: Bool = true) throws(StoreError) -> RecordView {
         guard let formatVersion = record.first, let size = headerSize(formatVersion) else {
@@ -102,7 +103,8 @@ extension Record {
             throw .corrupt(seq: expectedSeq, "record is \(record.count) bytes, shorter than its header")
         }
         let payloadLength = formatVersion >= 2 ? Int(UInt32(bigEndian: start.loadUnaligned(fromByteOffset: 33, as: UInt32.self))) : nil
-        if straightThrough, let payloadLength, let view = CanonicalEnvelope.view(record, offset: size, payloadLength: payloadLength, expectedSeq: expectedSeq) {
+        if straightThrough, let payloadLength,
+           let view = CanonicalEnvelope.view(record, offset: size, payloadLength: payloadLength, expectedSeq: expectedSeq) {
             return view
         }
         do {
