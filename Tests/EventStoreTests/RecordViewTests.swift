@@ -108,6 +108,39 @@ struct RecordViewTests {
         #expect(refusedByBoth > 0)
     }
 
+    @Test("a damaged record ends an in-place scan, sequential or parallel, with a typed error naming it; nothing after it is delivered")
+    func damagedRecordEndsScan() throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        _ = try store.appendBlocking(Self.variedEvents(200))
+        let stream = Array(try #require(try store.event(at: 50)).stream.utf8)
+        try store.env.write { txn in
+            guard var record = try txn.get(txn.dbs.events, Key.seq(50)),
+                  let at = record.indices.first(where: { record[$0...].starts(with: stream) }) else {
+                Issue.record("no stream name in record 50")
+                return
+            }
+            record[at] = 0xff  // the stream name is no longer UTF-8
+            try txn.put(txn.dbs.events, Key.seq(50), record)
+        }
+        for parallel in [false, true] {
+            var delivered: [UInt64] = []
+            do {
+                if parallel {
+                    try store.scanRecordsInParallel(chunkSize: 16, runLength: 8) { run in delivered += run.map(\.seq); return true }
+                } else {
+                    try store.scanRecords(runLength: 8) { run in delivered += run.map(\.seq); return true }
+                }
+                Issue.record("the scan passed over a damaged record (parallel: \(parallel))")
+            } catch let error {
+                guard case .corrupt(let seq, _) = error else { Issue.record("unexpected error \(error)"); continue }
+                #expect(seq == 50)
+            }
+            #expect(delivered.allSatisfy { $0 < 50 } && delivered == Array(1...UInt64(delivered.count)), "parallel: \(parallel)")
+        }
+    }
+
     @Test("the straight-through reader's key words are the keys' encodings")
     func envelopeKeyWords() {
         for (name, key) in CanonicalEnvelope.Keys.all { #expect(key == EncodedKey(name), "\(name)") }
