@@ -14,6 +14,26 @@ struct CodecTests {
         #expect(try CBORReader.decode(CBORWriter.encode(a)) == a)
     }
 
+    @Test("map keys are ordered as their encoded bytes: shorter first, then bytewise, past sixteen bytes and beyond ASCII")
+    func canonicalKeyOrdering() {
+        var rng = SplitMix64(seed: 3)
+        let alphabet = Array("ab/-ZÿЖ0".unicodeScalars)
+        var keys: Set<String> = ["", "a", "b", "aa", String(repeating: "x", count: 16), String(repeating: "x", count: 17)]
+        while keys.count < 600 {
+            let length = Int(rng.next() % 24)
+            // Long shared prefixes, so that ties past the first sixteen bytes are common.
+            var key = rng.next() % 2 == 0 ? "service/s-prefix-" : ""
+            for _ in 0..<length { key.unicodeScalars.append(alphabet[Int(rng.next() % UInt64(alphabet.count))]) }
+            keys.insert(key)
+        }
+        let map = Dictionary(uniqueKeysWithValues: keys.map { ($0, 0) })
+        let ordered = CBORWriter.canonicallyOrdered(map).map(\.key)
+        // The reference: compare the encoded keys byte for byte.
+        func encoded(_ key: String) -> [UInt8] { CBORWriter.encode(.string(key)) }
+        let expected = keys.sorted { encoded($0).lexicographicallyPrecedes(encoded($1)) }
+        #expect(ordered == expected)
+    }
+
     @Test("interned names equal freshly decoded ones, byte for byte; invalid UTF-8 is refused even beside cached names")
     func interning() throws {
         let interner = StringInterner()
