@@ -24,6 +24,28 @@ struct DeterminismTests {
         #expect(report.snapshotsWritten > 0)
     }
 
+    /// The README's example of a projection reading records in place, verbatim.
+    struct SuccessesPerNode: Projection {
+        var name: String { "successes-per-node" }
+        var version: UInt32 { 1 }
+        var initialState: [String: Int] { [:] }
+        var fields: EventFields { .envelope }          // required for reading in place
+        var readsRecordsInPlace: Bool { true }
+        func apply(_ event: Event, to state: inout [String: Int]) {
+            if event.type == "action.succeeded" { state[event.node, default: 0] += 1 }
+        }
+        func apply(_ records: RecordRun, to state: inout [String: Int]) {   // must agree with the above
+            for record in records where record.type.matches("action.succeeded") { state[record.node.string, default: 0] += 1 }
+        }
+    }
+
+    @Test("the README's in-place projection", arguments: propertySeeds)
+    func readmeInPlace(seed: UInt64) throws {
+        let report = try DeterminismCheck.run(SuccessesPerNode(), seed: seed, events: 1_500, generate: genericEvent)
+        #expect(report.disagreements.isEmpty, "seed \(seed), interval \(report.snapshotInterval)")
+        #expect(try report.scratch.value() != .map([:]))
+    }
+
     @Test("the check catches a projection that is not deterministic")
     func catchesNondeterminism() throws {
         // Reads a tag while declaring that it needs only the envelope: replay (which skips
