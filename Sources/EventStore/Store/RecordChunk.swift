@@ -25,14 +25,18 @@ final class RecordChunk: @unchecked Sendable {
                     let cursor = try txn.cursor(txn.dbs.events)
                     defer { cursor.close() }
                     var entry = try Key.seq(low).withUnsafeBytes { try cursor.get(MDB_SET_KEY, key: $0) }
-                    storage.reset(records: records)
+                    // The records are located first, so the copy is sized once.
+                    var located: [UnsafeRawBufferPointer] = []
+                    located.reserveCapacity(records)
                     for seq in low...high {
                         guard let (key, record) = entry, Key.readUInt64(key) == seq else {
                             throw StoreError.corrupt(seq: seq, "the log has no record at this position")
                         }
-                        storage.append(record)
+                        located.append(record)
                         if seq < high { entry = try cursor.get(MDB_NEXT) }
                     }
+                    storage.reset(records: records, bytes: located.reduce(0) { $0 + $1.count })
+                    for record in located { storage.append(record) }
                 }
             }
             // Views are made after the copy is complete: appending may move the bytes.
@@ -74,7 +78,8 @@ final class ChunkStorage {
         views.deallocate()
     }
 
-    func reset(records: Int) {
+    /// Empties the storage for `records` records of `bytes` bytes in all.
+    func reset(records: Int, bytes total: Int) {
         used = 0
         ends.removeAll(keepingCapacity: true)
         ends.reserveCapacity(records)
@@ -83,17 +88,16 @@ final class ChunkStorage {
             viewCapacity = records
             views = .allocate(capacity: records)
         }
+        if byteCapacity < total {
+            bytes.deallocate()
+            byteCapacity = total
+            bytes = .allocate(byteCount: total, alignment: 16)
+        }
     }
 
+    /// Copies a record in; `reset` made room for it.
     func append(_ record: UnsafeRawBufferPointer) {
-        if used + record.count > byteCapacity {
-            var capacity = byteCapacity
-            while capacity < used + record.count { capacity *= 2 }
-            let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-            bigger.copyMemory(from: bytes, byteCount: used)
-            bytes.deallocate()
-            (bytes, byteCapacity) = (bigger, capacity)
-        }
+        precondition(used + record.count <= byteCapacity, "chunk storage sized too small")
         if let source = record.baseAddress { (bytes + used).copyMemory(from: source, byteCount: record.count) }
         used += record.count
         ends.append(used)
