@@ -104,8 +104,8 @@ public struct Replay<P: Projection>: Sendable {
         var next = boundaries.firstIndex { $0 > position } ?? boundaries.endIndex
         var encodingFailure: ProjectionError?
         let reached = try storeStep {
-            try store.scanRecordsInParallel(from: position + 1, through: seq, chunkSize: Self.chunkSize(position, seq),
-                                            runLength: Self.chunkSize(position, seq)) { run in
+            try store.scanRecordsInParallel(from: position + 1, through: seq, chunkSize: Self.inPlaceChunkSize(position, seq),
+                                            runLength: Self.inPlaceChunkSize(position, seq)) { run in
                 var start = run.startIndex
                 // Records of a run have consecutive seqs: a snapshot point's index follows.
                 while next < boundaries.endIndex, start < run.endIndex, boundaries[next] <= run[run.endIndex - 1].seq {
@@ -132,6 +132,13 @@ public struct Replay<P: Projection>: Sendable {
     /// half the gap gain nothing. A gap under two chunks is scanned directly.
     static func chunkSize(_ position: UInt64, _ seq: UInt64) -> Int {
         Int(min(16_384, max(1_024, (seq - position) / 8)))
+    }
+
+    /// Chunks of an in-place replay hold copies of their records (about 4 MB for 8,192 of the
+    /// benchmark's), and a store keeps a few such buffers for the next scan: capped lower, so
+    /// that memory stays small and the same for any replay past 64K records.
+    static func inPlaceChunkSize(_ position: UInt64, _ seq: UInt64) -> Int {
+        min(8_192, chunkSize(position, seq))
     }
 
     /// The newest intact snapshot of this version at or before `seq` (else the initial state),

@@ -114,12 +114,13 @@ final class ChunkStorage {
     }
 }
 
-/// Chunk buffers kept between parallel scans of one store (about as many as are in flight).
+/// Chunk buffers kept between parallel scans of one store: as many as one scan has alive at
+/// once with the default four in flight (four ahead, one being consumed).
 final class ChunkStoragePool: @unchecked Sendable {
     // @unchecked: `idle` is guarded by `lock`; a storage belongs to one chunk at a time.
     private let lock = Mutex()
     private var idle: [ChunkStorage] = []
-    private let keep = 8
+    private let keep = 5
 
     func take() -> ChunkStorage { lock.withLock { idle.popLast() } ?? ChunkStorage() }
 
