@@ -11,33 +11,12 @@ defer { try? FileManager.default.removeItem(atPath: dir) }
 let store = try EventStore.open(at: dir)
 let workload = Workload(count: count)
 if appenders > 0, ProcessInfo.processInfo.environment["TASKS"] != nil {
-    // The same with Swift tasks calling the async `append`: the writer resumes continuations
-    // instead of waking blocked threads.
     let perAppender = max(1, count / appenders)
-    let elapsed = try await asyncSeconds {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for a in 0..<appenders {
-                group.addTask {
-                    for n in 0..<perAppender { _ = try await store.append([workload.events[(a * perAppender + n) % count]]) }
-                }
-            }
-            try await group.waitForAll()
-        }
-    }
+    let elapsed = try await appendFromTasks(store, workload.events, appenders: appenders, perAppender: perAppender)
     print("group commit, \(appenders) tasks: \(Int(Double(appenders * perAppender) / elapsed)) events/s, \(store.metrics.transactions) transactions")
 } else if appenders > 0 {
     let perAppender = max(1, count / appenders)
-    let elapsed = seconds {
-        let done = DispatchGroup()
-        for a in 0..<appenders {
-            done.enter()
-            Thread {
-                for n in 0..<perAppender { _ = try? store.appendBlocking([workload.events[(a * perAppender + n) % count]]) }
-                done.leave()
-            }.start()
-        }
-        done.wait()
-    }
+    let elapsed = appendFromThreads(store, workload.events, appenders: appenders, perAppender: perAppender)
     print("group commit, \(appenders) appenders: \(Int(Double(appenders * perAppender) / elapsed)) events/s, \(store.metrics.transactions) transactions")
 } else {
     var i = 0

@@ -120,20 +120,7 @@ for appenders in [1, 8, 64] {
     let dir = freshDirectory("group\(appenders)")
     let groupStore = try EventStore.open(at: dir)
     let perAppender = max(20, 4000 / appenders)
-    let elapsed = seconds {
-        // One real thread per appender: concurrentPerform would run only as many as there are cores.
-        let done = DispatchGroup()
-        for a in 0..<appenders {
-            done.enter()
-            Thread {
-                for n in 0..<perAppender {
-                    _ = try? groupStore.appendBlocking([workload.events[(a * perAppender + n) % count]])
-                }
-                done.leave()
-            }.start()
-        }
-        done.wait()
-    }
+    let elapsed = appendFromThreads(groupStore, workload.events, appenders: appenders, perAppender: perAppender)
     let rate = Double(appenders * perAppender) / elapsed
     report("group_commit_\(appenders)_appenders", rate, "events/s", vs: ("raw_lmdb_one_record_durable_txn", oneRate, "events/s"))
     groupStore.close()
@@ -146,16 +133,7 @@ do {
     let dir = freshDirectory("grouptasks")
     let groupStore = try EventStore.open(at: dir)
     let appenders = 64, perAppender = max(20, 4000 / 64)
-    let elapsed = try await asyncSeconds {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for a in 0..<appenders {
-                group.addTask {
-                    for n in 0..<perAppender { _ = try await groupStore.append([workload.events[(a * perAppender + n) % count]]) }
-                }
-            }
-            try await group.waitForAll()
-        }
-    }
+    let elapsed = try await appendFromTasks(groupStore, workload.events, appenders: appenders, perAppender: perAppender)
     report("group_commit_64_tasks", Double(appenders * perAppender) / elapsed, "events/s", vs: ("raw_lmdb_one_record_durable_txn", oneRate, "events/s"))
     groupStore.close()
     try? FileManager.default.removeItem(atPath: dir)

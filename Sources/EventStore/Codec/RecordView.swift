@@ -107,15 +107,23 @@ extension Record {
            let view = CanonicalEnvelope.view(record, offset: size, payloadLength: payloadLength, expectedSeq: expectedSeq) {
             return view
         }
-        do {
+        return try corruptOnFailure(seq: expectedSeq) {
             var r = CBORReader(record, offset: size)
             return try readEnvelope(&r, start: start, expectedSeq: expectedSeq, payloadLength: payloadLength)
+        }
+    }
+
+    /// Runs `read`, turning any failure into `StoreError.corrupt` at `seq` (a `StoreError`
+    /// passes as it is).
+    static func corruptOnFailure<T>(seq: UInt64, _ read: () throws -> T) throws(StoreError) -> T {
+        do {
+            return try read()
         } catch let error as CBORError {
-            throw .corrupt(seq: expectedSeq, error.description)
+            throw .corrupt(seq: seq, error.description)
         } catch let error as StoreError {
             throw error
         } catch {
-            throw .corrupt(seq: expectedSeq, "\(error)")
+            throw .corrupt(seq: seq, "\(error)")
         }
     }
 

@@ -122,15 +122,7 @@ enum Record {
     static func decode(_ record: UnsafeRawBufferPointer, expectedSeq: UInt64, fields: EventFields = .all,
                        interner: StringInterner? = nil) throws(StoreError) -> Event {
         let view = try view(record, expectedSeq: expectedSeq)
-        do {
-            return try view.event(fields: fields, interner: interner)
-        } catch let error as CBORError {
-            throw .corrupt(seq: expectedSeq, error.description)
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw .corrupt(seq: expectedSeq, "\(error)")
-        }
+        return try corruptOnFailure(seq: expectedSeq) { try view.event(fields: fields, interner: interner) }
     }
 }
 

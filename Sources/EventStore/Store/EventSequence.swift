@@ -325,22 +325,15 @@ extension EventStore {
             try env.read { txn in
                 let head = try Head.load(txn).seq
                 let checkpoint = min(head, try IndexBuilder.checkpoint(txn))
+                var version: UInt64?
                 if head > checkpoint {
-                    let cursor = try txn.cursor(txn.dbs.events)
-                    defer { cursor.close() }
-                    var entry = try cursor.get(MDB_SET_KEY, key: Key.seq(head))
-                    var seq = head
-                    while seq > checkpoint {
-                        guard let (key, record) = entry, Key.readUInt64(key) == seq else {
-                            throw StoreError.corrupt(seq: seq, "the log has no record at this position")
-                        }
+                    _ = try txn.walkRecords(from: head, to: checkpoint + 1) { seq, record in
                         let view = try Record.view(record, expectedSeq: seq)
-                        if view.stream.matches(stream) { return view.version }
-                        seq -= 1
-                        if seq > checkpoint { entry = try cursor.get(MDB_PREV) }
+                        if view.stream.matches(stream) { version = view.version }
+                        return version == nil
                     }
                 }
-                return try StreamTail.stored(stream, in: txn).version
+                return try version ?? StreamTail.stored(stream, in: txn).version
             }
         }
     }

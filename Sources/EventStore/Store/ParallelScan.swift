@@ -38,10 +38,7 @@ extension EventStore {
     public func scanInParallel(from: UInt64 = 1, through: UInt64? = nil, fields: EventFields = .all,
                                chunkSize: Int = 4_096, inFlight: Int = 4,
                                _ body: (Event) throws -> Bool) throws(StoreError) -> UInt64 {
-        let start = max(from, 1)
-        let end: UInt64
-        if let through { end = through } else { end = try head().seq }
-        let size = UInt64(max(1, chunkSize))
+        let (start, end, size) = try parallelBounds(from: from, through: through, chunkSize: chunkSize)
         guard end >= start, end - start + 1 >= 2 * size else { return try scan(from: start, through: end, fields: fields, body) }
         var last = start - 1
         try inParallelChunks(from: start, through: end, chunkSize: size, inFlight: inFlight) { low, high in
@@ -73,10 +70,7 @@ extension EventStore {
     public func scanRecordsInParallel(from: UInt64 = 1, through: UInt64? = nil, chunkSize: Int = 4_096,
                                       runLength: Int = 1_024, inFlight: Int = 4,
                                       _ body: (RecordRun) throws -> Bool) throws(StoreError) -> UInt64 {
-        let start = max(from, 1)
-        let end: UInt64
-        if let through { end = through } else { end = try head().seq }
-        let size = UInt64(max(1, chunkSize))
+        let (start, end, size) = try parallelBounds(from: from, through: through, chunkSize: chunkSize)
         guard end >= start, end - start + 1 >= 2 * size else {
             return try scanRecords(from: start, through: end, runLength: runLength, body)
         }
@@ -100,6 +94,13 @@ extension EventStore {
             return true
         }
         return last
+    }
+
+    /// The range of a parallel scan (through the head by default) and its chunk size.
+    private func parallelBounds(from: UInt64, through: UInt64?, chunkSize: Int) throws(StoreError) -> (UInt64, UInt64, UInt64) {
+        let end: UInt64
+        if let through { end = through } else { end = try head().seq }
+        return (max(from, 1), end, UInt64(max(1, chunkSize)))
     }
 
     /// Splits `start...end` into chunks of `size`, makes them on other cores (at most

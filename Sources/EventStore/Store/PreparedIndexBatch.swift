@@ -182,6 +182,6 @@ extension RecordView {
 
     private func reading<T>(at offset: Int, _ read: (inout CBORReader) throws(CBORError) -> T) throws(StoreError) -> T {
         var reader = CBORReader(UnsafeRawBufferPointer(start: start, count: count), offset: offset)
-        do { return try read(&reader) } catch { throw .corrupt(seq: seq, error.description) }
+        return try Record.corruptOnFailure(seq: seq) { try read(&reader) }
     }
 }

@@ -1,5 +1,3 @@
-import CLMDB
-
 /// The records of one chunk of a parallel scan, copied out of the store (one read transaction,
 /// one copy) and viewed in place in that copy, so that no transaction outlives its job.
 final class RecordChunk: @unchecked Sendable {
@@ -22,19 +20,10 @@ final class RecordChunk: @unchecked Sendable {
         do throws(StoreError) {
             try store.storeCall {
                 try store.env.read { txn in
-                    let cursor = try txn.cursor(txn.dbs.events)
-                    defer { cursor.close() }
-                    var entry = try Key.seq(low).withUnsafeBytes { try cursor.get(MDB_SET_KEY, key: $0) }
                     // The records are located first, so the copy is sized once.
                     var located: [UnsafeRawBufferPointer] = []
                     located.reserveCapacity(records)
-                    for seq in low...high {
-                        guard let (key, record) = entry, Key.readUInt64(key) == seq else {
-                            throw StoreError.corrupt(seq: seq, "the log has no record at this position")
-                        }
-                        located.append(record)
-                        if seq < high { entry = try cursor.get(MDB_NEXT) }
-                    }
+                    _ = try txn.walkRecords(from: low, to: high) { _, record in located.append(record); return true }
                     storage.reset(records: records, bytes: located.reduce(0) { $0 + $1.count })
                     for record in located { storage.append(record) }
                 }

@@ -43,22 +43,12 @@ extension EventStore {
             var done = false
             while !done {
                 try env.read { txn in
-                    let cursor = try txn.cursor(txn.dbs.events)
-                    defer { cursor.close() }
-                    var entry = try Key.seq(next).withUnsafeBytes { try cursor.get(MDB_SET_KEY, key: $0) }
-                    for _ in 0..<Self.scanEventsPerTransaction {
-                        guard let (key, record) = entry, Key.readUInt64(key) == next else {
-                            throw StoreError.corrupt(seq: next, "the log has no record at this position")
-                        }
-                        let event = try Record.decode(record, expectedSeq: next, fields: fields, interner: interner)
-                        delivered = next
-                        if try !body(event) || next == last {
-                            done = true
-                            return
-                        }
-                        next = forward ? next + 1 : next - 1
-                        entry = try cursor.get(forward ? MDB_NEXT : MDB_PREV)
+                    let walk = try txn.walkRecords(from: next, to: last, limit: Self.scanEventsPerTransaction) { seq, record in
+                        try body(Record.decode(record, expectedSeq: seq, fields: fields, interner: interner))
                     }
+                    delivered = walk.last
+                    done = walk.stopped || walk.last == last
+                    next = forward ? walk.last + 1 : walk.last - 1
                 }
             }
             return delivered
@@ -82,6 +72,7 @@ extension EventStore {
         if let through { last = through } else { last = try head().seq }
         guard first <= last else { return first - 1 }
         let capacity = max(1, runLength)
+        // RecordView holds only numbers and pointers: slots are overwritten, never deinitialised.
         let views = UnsafeMutablePointer<RecordView>.allocate(capacity: capacity)
         defer { views.deallocate() }
         return try storeCall {
@@ -90,34 +81,25 @@ extension EventStore {
             var done = false
             while !done {
                 try env.read { txn in
-                    let cursor = try txn.cursor(txn.dbs.events)
-                    defer { cursor.close() }
-                    var entry = try Key.seq(next).withUnsafeBytes { try cursor.get(MDB_SET_KEY, key: $0) }
-                    var filled = 0
                     // Views point into this transaction's pages: every run is handed over
                     // before the transaction ends.
-                    defer { views.deinitialize(count: filled) }
-                    func handOver() throws {
-                        let run = RecordRun(base: views, bounds: 0..<filled)
+                    var filled = 0
+                    func handOver() throws -> Bool {
                         delivered = views[filled - 1].seq
-                        let keepGoing = try body(run)
-                        views.deinitialize(count: filled)
+                        let keepGoing = try body(RecordRun(base: views, bounds: 0..<filled))
                         filled = 0
-                        if !keepGoing { done = true }
+                        return keepGoing
                     }
-                    for _ in 0..<Self.scanEventsPerTransaction {
-                        guard let (key, record) = entry, Key.readUInt64(key) == next else {
-                            throw StoreError.corrupt(seq: next, "the log has no record at this position")
-                        }
-                        (views + filled).initialize(to: try Record.view(record, expectedSeq: next))
+                    let walk = try txn.walkRecords(from: next, to: last, limit: Self.scanEventsPerTransaction) { seq, record in
+                        (views + filled).initialize(to: try Record.view(record, expectedSeq: seq))
                         filled += 1
-                        if next == last { done = true }
-                        if filled == capacity || done { try handOver() }
-                        if done { return }
-                        next += 1
-                        entry = try cursor.get(MDB_NEXT)
+                        if filled == capacity { return try handOver() }
+                        return true
                     }
-                    if filled > 0 { try handOver() }
+                    var stopped = walk.stopped
+                    if !stopped, filled > 0 { stopped = try !handOver() }
+                    done = stopped || walk.last == last
+                    next = walk.last + 1
                 }
             }
             return delivered

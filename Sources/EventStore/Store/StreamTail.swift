@@ -1,5 +1,3 @@
-import CLMDB
-
 /// The writer's view of stream heads: since store format 4 the `heads` database is kept by
 /// the indexer, behind the index checkpoint, like the secondary indexes, so that an append
 /// transaction writes no page of it. Measured: those writes were a fifth of a batched append
@@ -29,17 +27,11 @@ final class StreamTail {
         if let known { from = known } else { from = min(head, try IndexBuilder.checkpoint(txn)) }
         defer { known = head }
         guard head > from else { return }
-        let cursor = try txn.cursor(txn.dbs.events)
-        defer { cursor.close() }
-        var entry = try cursor.get(MDB_SET_KEY, key: Key.seq(from + 1))
-        for seq in (from + 1)...head {
-            guard let (key, record) = entry, Key.readUInt64(key) == seq else {
-                throw StoreError.corrupt(seq: seq, "the log has no record at this position")
-            }
+        _ = try txn.walkRecords(from: from + 1, to: head) { seq, record in
             // A record that cannot be read names no stream: it is passed over, so that one
             // damaged record (which `verify` reports) does not stop every append after it.
             if let view = try? Record.view(record, expectedSeq: seq) { heads[view.stream.string] = (view.version, seq) }
-            if seq < head { entry = try cursor.get(MDB_NEXT) }
+            return true
         }
         if heads.count > pruneAbove {
             let checkpoint = try IndexBuilder.checkpoint(txn)
