@@ -67,6 +67,38 @@ struct AppendTests {
         #expect(try store.head().seq == 0)
     }
 
+    @Test("a large batch, prepared in parallel slices, names its first refused event and writes nothing")
+    func largeBatchValidation() async throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        var events = (0..<2_000).map { n in
+            NewEvent(type: "t", stream: "s-\(n % 7)", data: ["n": .int(Int64(n)), "deep": ["list": [1.5, .double(Double(n))]]],
+                     tags: ["k": "v\(n % 3)"])
+        }
+        events[1_700].data = ["deep": ["list": [1.5, .double(.infinity)]]]
+        events[1_900].type = ""
+        func refusal(_ events: [NewEvent]) async -> (index: Int, field: String)? {
+            let error = await #expect(throws: StoreError.self) { try await store.append(events) }
+            guard case .invalidEvent(let index, let field, _)? = error else { return nil }
+            return (index, field)
+        }
+        let first = await refusal(events)
+        #expect(first?.index == 1_700)
+        #expect(first?.field == "data.deep.list[1]")
+        events[1_700].data = [:]
+        let second = await refusal(events)
+        #expect(second?.index == 1_900)
+        #expect(second?.field == "type")
+        #expect(try store.head().seq == 0)
+        events[1_900].type = "t"
+        let written = try await store.append(events)
+        #expect(written.positions == Array(1...2_000))
+        #expect(try store.verify().ok)
+        let stored = try store.read(from: 1_700, to: 1_702).collect().map(\.data)
+        #expect(stored == [events[1_699].data, [:], events[1_701].data])
+    }
+
     @Test("the clock stays monotonic when the wall clock jumps backwards")
     func clockBackwards() async throws {
         let dir = TemporaryDirectory()

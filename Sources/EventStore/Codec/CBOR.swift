@@ -3,6 +3,9 @@
 /// value. The same value always gives the same bytes, which the hash chain relies on.
 public struct CBORWriter: Sendable {
     public private(set) var bytes: [UInt8] = []
+    /// Whether a NaN or an infinity was written (which the log refuses in payloads: an
+    /// appender validates a payload's values only when this is set).
+    private(set) var sawNonFinite = false
 
     public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
@@ -42,6 +45,15 @@ public struct CBORWriter: Sendable {
 
     mutating func appendRawBytes(_ item: [UInt8]) { bytes.append(contentsOf: item) }
 
+    mutating func appendRawBytes(_ item: ArraySlice<UInt8>) { bytes.append(contentsOf: item) }
+
+    /// A text string of `length` bytes that `body` appends in place (for text assembled from
+    /// parts, without building a `String` first).
+    mutating func text(length: Int, _ body: (inout [UInt8]) -> Void) {
+        head(3, UInt64(length))
+        body(&bytes)
+    }
+
     mutating func appendZeros(_ count: Int) { bytes.append(contentsOf: repeatElement(0, count: count)) }
 
     /// A 32-byte byte string.
@@ -62,6 +74,7 @@ public struct CBORWriter: Sendable {
     public mutating func null() { bytes.append(0xf6) }
 
     public mutating func double(_ value: Double) {
+        if !value.isFinite { sawNonFinite = true }
         if value.isNaN { bytes.append(contentsOf: [0xf9, 0x7e, 0x00]); return }
         #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
         let half = Float16(value)
@@ -94,7 +107,7 @@ public struct CBORWriter: Sendable {
             for item in items { self.value(item) }
         case .map(let fields):
             mapHead(fields.count)
-            for (key, field) in CBORWriter.canonicallyOrdered(fields) {
+            CBORWriter.forEachInCanonicalOrder(fields) { key, field in
                 string(key)
                 self.value(field)
             }
@@ -116,30 +129,74 @@ public struct CBORWriter: Sendable {
         return ua.lexicographicallyPrecedes(ub)
     }
 
-    /// The entries of a text-keyed map in canonical key order. The sort moves plain words, not
-    /// entries: each key's byte length and first sixteen bytes as two big-endian words, which
-    /// decide nearly every comparison (a snapshot's 2,000 stream names sorted by `String`
-    /// comparisons spent about 260 instructions per comparison; callgrind on `ScanProfile`).
+    /// The entries of a text-keyed map in canonical key order.
     static func canonicallyOrdered<Value>(_ map: [String: Value]) -> [(key: String, value: Value)] {
-        if map.count <= 1 { return map.map { ($0.key, $0.value) } }
-        let entries = Array(map)
-        var order = entries.indices.map { index -> (length: Int, high: UInt64, low: UInt64, index: Int) in
+        var entries: [(key: String, value: Value)] = []
+        entries.reserveCapacity(map.count)
+        forEachInCanonicalOrder(map) { entries.append(($0, $1)) }
+        return entries
+    }
+
+    /// A key's byte length and its first sixteen bytes as two big-endian words (zero-padded):
+    /// ordering these orders keys canonically, except between keys longer than 16 bytes that
+    /// share their first 16. Native strings are loaded whole, not byte by byte.
+    @inline(__always)
+    static func sortWords(_ key: String) -> (length: Int, high: UInt64, low: UInt64) {
+        if let words = key.utf8.withContiguousStorageIfAvailable({ utf8 -> (Int, UInt64, UInt64) in
             var words: (UInt64, UInt64) = (0, 0)
-            var length = 0
-            for byte in entries[index].key.utf8 {
-                if length < 8 { words.0 |= UInt64(byte) << (56 - 8 * UInt64(length)) }
-                else if length < 16 { words.1 |= UInt64(byte) << (56 - 8 * UInt64(length - 8)) }
-                length += 1
+            Swift.withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8).prefix(16))) }
+            return (utf8.count, UInt64(bigEndian: words.0), UInt64(bigEndian: words.1))
+        }) { return words }
+        var words: (UInt64, UInt64) = (0, 0)
+        var length = 0
+        for byte in key.utf8 {
+            if length < 8 { words.0 |= UInt64(byte) << (56 - 8 * UInt64(length)) }
+            else if length < 16 { words.1 |= UInt64(byte) << (56 - 8 * UInt64(length - 8)) }
+            length += 1
+        }
+        return (length, words.0, words.1)
+    }
+
+    /// Visits the entries of a text-keyed map in canonical key order. The sort moves plain
+    /// words in a stack buffer, not entries: each key's byte length and first sixteen bytes as
+    /// two big-endian words, which decide nearly every comparison (a snapshot's 2,000 stream
+    /// names sorted by `String` comparisons spent about 260 instructions per comparison, and
+    /// building arrays of entries was most of a payload's encoding; callgrind, perf).
+    static func forEachInCanonicalOrder<Value, E: Error>(_ map: [String: Value],
+                                                       _ body: (String, Value) throws(E) -> Void) throws(E) {
+        if map.count <= 1 {
+            for (key, value) in map { try body(key, value) }
+            return
+        }
+        typealias SortKey = (length: Int, high: UInt64, low: UInt64, index: Dictionary<String, Value>.Index)
+        var failure: E?
+        withUnsafeTemporaryAllocation(of: SortKey.self, capacity: map.count) { order in
+            var count = 0
+            var index = map.startIndex
+            while index != map.endIndex {
+                let (length, high, low) = sortWords(map[index].key)
+                order.initializeElement(at: count, to: (length, high, low, index))
+                count += 1
+                index = map.index(after: index)
             }
-            return (length, words.0, words.1, index)
+            var keys = UnsafeMutableBufferPointer(rebasing: order[..<count])
+            keys.sort { a, b in
+                if a.length != b.length { return a.length < b.length }
+                if a.high != b.high { return a.high < b.high }
+                if a.low != b.low { return a.low < b.low }
+                return a.length > 16 && canonicalKeyOrder(map[a.index].key, map[b.index].key)
+            }
+            do throws(E) {
+                for key in keys {
+                    let entry = map[key.index]
+                    try body(entry.key, entry.value)
+                }
+            } catch {
+                failure = error
+            }
+            keys.deinitialize()
         }
-        order.sort { a, b in
-            if a.length != b.length { return a.length < b.length }
-            if a.high != b.high { return a.high < b.high }
-            if a.low != b.low { return a.low < b.low }
-            return a.length > 16 && canonicalKeyOrder(entries[a.index].key, entries[b.index].key)
-        }
-        return order.map { entries[$0.index] }
+        if let failure { throw failure }
     }
 
     public static func encode(_ value: EventValue) -> [UInt8] {

@@ -25,25 +25,27 @@ enum Record {
         return UnsafeRawBufferPointer(rebasing: record[size...])
     }
 
-    /// The parts of an envelope the store assigns, and the pre-encoded payload.
+    /// An envelope: the parts the store assigns, and the appender's parts already encoded.
     struct Parts {
         var seq: UInt64
-        var id: String
+        var id: RecordID
         var time: Timestamp
         var hlc: HLC
         var node: String
-        var stream: String
         var version: UInt64
-        var type: String
-        var tags: [String: String]
-        var payload: [UInt8]
-        var causation: String?
-        var correlation: String?
         var prev: Digest
+        var appender: AppenderParts
+    }
+
+    /// An event's id: as given, or generated from the clock (`NODE:WALL:LOGICAL`) and written
+    /// into the record without building the text first.
+    enum RecordID {
+        case text(String)
+        case generated(node: String, wall: Int64, logical: UInt32)
     }
 
     static func canonicalBytes(_ p: Parts) -> [UInt8] {
-        var w = CBORWriter(capacity: 96 + p.payload.count + p.stream.utf8.count + p.type.utf8.count)
+        var w = CBORWriter(capacity: 128 + p.appender.bytes.count)
         writeCanonical(p, to: &w)
         return w.bytes
     }
@@ -51,21 +53,21 @@ enum Record {
     /// The stored record of `p` and its hash, built in one buffer: the header is reserved, the
     /// canonical envelope written after it and hashed in place, then the header filled in.
     static func encode(_ p: Parts, hasher: SHA256Hasher) -> (record: [UInt8], hash: Digest) {
-        var w = CBORWriter(capacity: headerSize + 128 + p.payload.count + p.stream.utf8.count + p.type.utf8.count + p.id.utf8.count)
+        var w = CBORWriter(capacity: headerSize + 160 + p.appender.bytes.count + p.node.utf8.count)
         w.appendZeros(headerSize)
         writeCanonical(p, to: &w)
         let hash = w.withUnsafeMutableBytes { record -> Digest in
             let hash = hasher.digest(prev: p.prev, canonical: UnsafeRawBufferPointer(rebasing: record[headerSize...]))
             record[0] = formatVersion
             hash.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: record[1..<33]).copyMemory(from: $0) }
-            record.storeBytes(of: UInt32(truncatingIfNeeded: p.payload.count).bigEndian, toByteOffset: 33, as: UInt32.self)
+            record.storeBytes(of: UInt32(truncatingIfNeeded: p.appender.payloadCount).bigEndian, toByteOffset: 33, as: UInt32.self)
             return hash
         }
         return (w.bytes, hash)
     }
 
     /// Envelope keys, pre-encoded as CBOR text (the same encodings the decoder matches).
-    private enum Keys {
+    fileprivate enum Keys {
         static let id = EncodedKey.bytes("id"), hlc = EncodedKey.bytes("hlc")
         static let wall = EncodedKey.bytes("wall"), logical = EncodedKey.bytes("logical")
         static let seq = EncodedKey.bytes("seq"), data = EncodedKey.bytes("data")
@@ -76,38 +78,35 @@ enum Record {
         static let correlation = EncodedKey.bytes("correlation")
     }
 
+    /// The canonical envelope: the store's parts placed between the appender's, in key order.
     private static func writeCanonical(_ p: Parts, to w: inout CBORWriter) {
-        var count = 10
-        if !p.tags.isEmpty { count += 1 }
-        if p.causation != nil { count += 1 }
-        if p.correlation != nil { count += 1 }
-        w.mapHead(count)
-        w.appendRawBytes(Keys.id); w.string(p.id)
+        let a = p.appender
+        w.mapHead(10 + a.optionalEntries)
+        w.appendRawBytes(Keys.id)
+        switch p.id {
+        case .text(let id): w.string(id)
+        case .generated(let node, let wall, let logical): IdKey.writeGeneratedID(node: node, wall: wall, logical: logical, to: &w)
+        }
         w.appendRawBytes(Keys.hlc); w.mapHead(2)
         w.appendRawBytes(Keys.wall); w.int(p.hlc.wall)
         w.appendRawBytes(Keys.logical); w.uint(UInt64(p.hlc.logical))
         w.appendRawBytes(Keys.seq); w.uint(p.seq)
-        w.appendRawBytes(Keys.data); w.appendRawBytes(p.payload)
+        w.appendRawBytes(Keys.data); w.appendRawBytes(a.bytes[..<a.payloadCount])
         w.appendRawBytes(Keys.node); w.string(p.node)
         w.appendRawBytes(Keys.prev); w.digest(p.prev)
-        if !p.tags.isEmpty {
-            w.appendRawBytes(Keys.tags); w.mapHead(p.tags.count)
-            for (key, value) in CBORWriter.canonicallyOrdered(p.tags) { w.string(key); w.string(value) }
-        }
+        w.appendRawBytes(a.bytes[a.payloadCount..<a.tagsEnd])
         w.appendRawBytes(Keys.time); w.int(p.time.nanoseconds)
-        w.appendRawBytes(Keys.type); w.string(p.type)
-        w.appendRawBytes(Keys.stream); w.string(p.stream)
+        w.appendRawBytes(a.bytes[a.tagsEnd..<a.namesEnd])
         w.appendRawBytes(Keys.version); w.uint(p.version)
-        if let c = p.causation { w.appendRawBytes(Keys.causation); w.string(c) }
-        if let c = p.correlation { w.appendRawBytes(Keys.correlation); w.string(c) }
+        w.appendRawBytes(a.bytes[a.namesEnd...])
     }
 
     /// The canonical bytes of a complete event, for recomputing its hash from any form of it
     /// (for example an exported JSON line).
     static func canonicalBytes(of e: Event) -> [UInt8] {
-        canonicalBytes(Parts(seq: e.seq, id: e.id, time: e.time, hlc: e.hlc, node: e.node, stream: e.stream,
-                             version: e.version, type: e.type, tags: e.tags, payload: CBORWriter.encode(e.data),
-                             causation: e.causation, correlation: e.correlation, prev: e.prev))
+        canonicalBytes(Parts(seq: e.seq, id: .text(e.id), time: e.time, hlc: e.hlc, node: e.node, version: e.version,
+                             prev: e.prev, appender: AppenderParts(data: e.data, tags: e.tags, type: e.type, stream: e.stream,
+                                                                   causation: e.causation, correlation: e.correlation)))
     }
 
     /// The hash a record claims, without decoding the rest.
@@ -290,3 +289,43 @@ extension CBORReader {
     }
 }
 
+
+/// The parts of a record its appender decides, encoded once on the appender's side (in
+/// parallel for a large batch) as the canonical CBOR they take in the envelope: `data`'s value,
+/// the `tags` entry (when there are tags), the `type` and `stream` entries, and the `causation`
+/// and `correlation` entries (when present). The single writer thread only places the parts the
+/// store assigns between them, so its serial work per event stays small.
+struct AppenderParts: Sendable {
+    /// The fragments, back to back.
+    let bytes: [UInt8]
+    /// The encoded payload is `bytes[..<payloadCount]`.
+    let payloadCount: Int
+    /// The tags entry ends here; the type and stream entries end at `namesEnd`.
+    let tagsEnd: Int
+    let namesEnd: Int
+    /// How many of the optional entries (tags, causation, correlation) are present.
+    let optionalEntries: Int
+    /// Whether the payload holds a NaN or an infinity.
+    let payloadHasNonFinite: Bool
+
+    init(data: EventValue, tags: [String: String], type: String, stream: String, causation: String?, correlation: String?) {
+        var w = CBORWriter(capacity: 256)
+        w.value(data)
+        payloadCount = w.bytes.count
+        payloadHasNonFinite = w.sawNonFinite
+        var optional = 0
+        if !tags.isEmpty {
+            optional += 1
+            w.appendRawBytes(Record.Keys.tags); w.mapHead(tags.count)
+            CBORWriter.forEachInCanonicalOrder(tags) { key, value in w.string(key); w.string(value) }
+        }
+        tagsEnd = w.bytes.count
+        w.appendRawBytes(Record.Keys.type); w.string(type)
+        w.appendRawBytes(Record.Keys.stream); w.string(stream)
+        namesEnd = w.bytes.count
+        if let causation { optional += 1; w.appendRawBytes(Record.Keys.causation); w.string(causation) }
+        if let correlation { optional += 1; w.appendRawBytes(Record.Keys.correlation); w.string(correlation) }
+        optionalEntries = optional
+        bytes = w.bytes
+    }
+}

@@ -24,29 +24,54 @@ enum IdKey {
 
     /// The id the store generates for an event without one.
     static func generatedID(node: String, wall: Int64, logical: UInt32) -> String {
-        // Built by hand: string interpolation of two integers cost more than the id's SHA-256.
         var bytes: [UInt8] = []
         bytes.reserveCapacity(node.utf8.count + 32)
-        bytes.append(contentsOf: node.utf8)
-        bytes.append(UInt8(ascii: ":"))
-        appendDecimal(UInt64(bitPattern: wall), to: &bytes, negative: wall < 0)
-        bytes.append(UInt8(ascii: ":"))
-        appendDecimal(UInt64(logical), to: &bytes, negative: false)
+        appendGeneratedID(node: node, wall: wall, logical: logical, to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    private static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8], negative: Bool) {
+    /// The generated id as CBOR text, written straight into a record.
+    static func writeGeneratedID(node: String, wall: Int64, logical: UInt32, to writer: inout CBORWriter) {
+        withDecimal(UInt64(bitPattern: wall), negative: wall < 0) { wallDigits in
+            withDecimal(UInt64(logical), negative: false) { logicalDigits in
+                writer.text(length: node.utf8.count + 2 + wallDigits.count + logicalDigits.count) { bytes in
+                    bytes.append(contentsOf: node.utf8)
+                    bytes.append(UInt8(ascii: ":"))
+                    bytes.append(contentsOf: wallDigits)
+                    bytes.append(UInt8(ascii: ":"))
+                    bytes.append(contentsOf: logicalDigits)
+                }
+            }
+        }
+    }
+
+    /// `NODE:WALL:LOGICAL`, built by hand: string interpolation of two integers cost more than
+    /// the id's SHA-256.
+    private static func appendGeneratedID(node: String, wall: Int64, logical: UInt32, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: node.utf8)
+        bytes.append(UInt8(ascii: ":"))
+        withDecimal(UInt64(bitPattern: wall), negative: wall < 0) { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: ":"))
+        withDecimal(UInt64(logical), negative: false) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Calls `body` with the canonical decimal digits of a two's-complement value, formed on
+    /// the stack.
+    private static func withDecimal<R>(_ value: UInt64, negative: Bool, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         var magnitude = negative ? 0 &- value : value
-        if negative { bytes.append(UInt8(ascii: "-")) }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for the 20 digits of UInt64.max
-        withUnsafeMutableBytes(of: &digits) { buffer in
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for a sign and the 20 digits of UInt64.max
+        return withUnsafeMutableBytes(of: &digits) { buffer in
             var start = buffer.count
             repeat {
                 start -= 1
                 buffer[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
                 magnitude /= 10
             } while magnitude > 0
-            bytes.append(contentsOf: buffer[start...])
+            if negative {
+                start -= 1
+                buffer[start] = UInt8(ascii: "-")
+            }
+            return body(UnsafeRawBufferPointer(rebasing: buffer[start...]))
         }
     }
 

@@ -126,7 +126,8 @@ final class Writer: @unchecked Sendable {
                 try tail.catchUp(txn, head: head.seq)
                 let now = options.clock.now()
                 var appender = AppendTransaction(txn: txn, hasher: hasher, head: head, now: now, nodeID: nodeID,
-                                                 maximumAheadMicros: options.maximumClockAheadMicros, tail: tail)
+                                                 maximumAheadMicros: options.maximumClockAheadMicros, tail: tail,
+                                                 expectedEvents: group.reduce(0) { $0 + $1.batch.items.count })
                 outcomes = try group.map { try appender.apply($0.batch) }
                 head = appender.head
                 try txn.put(txn.dbs.meta, Key.text("hlc"), Head.encodeClock(head.clock))
@@ -175,7 +176,7 @@ struct AppendTransaction {
     private(set) var written: [String: StreamTail.StreamHead] = [:]
 
     init(txn: Transaction, hasher: SHA256Hasher, head: Head, now: Timestamp, nodeID: String, maximumAheadMicros: Int64,
-         tail: StreamTail) {
+         tail: StreamTail, expectedEvents: Int) {
         self.txn = txn
         self.tail = tail
         self.hasher = hasher
@@ -183,6 +184,8 @@ struct AppendTransaction {
         self.now = now
         self.nodeID = nodeID
         self.maximumAheadMicros = maximumAheadMicros
+        // Sized once: grown event by event, the map was rehashed about ten times per commit.
+        written.reserveCapacity(expectedEvents)
     }
 
     /// Applies one batch: everything that could refuse it is checked before the first write, so
@@ -238,7 +241,7 @@ struct AppendTransaction {
     private mutating func write(_ item: PreparedBatch.Item) throws -> UInt64 {
         let event = item.event
         var hlc: HLC
-        let id: String
+        let id: Record.RecordID
         let node = event.node ?? nodeID
         if let remote = event.hlc {
             hlc = remote
@@ -250,8 +253,8 @@ struct AppendTransaction {
         let seq = head.seq + 1
         let seqKey = Key.seq(seq)
         if let given = event.id {
-            id = given
-            try txn.put(txn.dbs.ids, IdKey.make(id), seqKey)
+            id = .text(given)
+            try txn.put(txn.dbs.ids, IdKey.make(given), seqKey)
         } else {
             // A generated id can meet one imported from another store that shares the node name:
             // move the clock on until the id is new.
@@ -260,23 +263,30 @@ struct AppendTransaction {
                 head.clock = head.clock.successor
                 hlc = head.clock
             }
-            id = IdKey.generatedID(node: node, wall: hlc.wall, logical: hlc.logical)
+            id = .generated(node: node, wall: hlc.wall, logical: hlc.logical)
         }
-        let version: UInt64
-        if let known = written.index(forKey: event.stream) {
-            version = written.values[known].version + 1
-            written.values[known] = (version, seq)
-        } else {
-            version = try tail.head(of: event.stream, in: txn).version + 1
-            written[event.stream] = (version, seq)
-        }
-        let parts = Record.Parts(seq: seq, id: id, time: event.time ?? now, hlc: hlc, node: node, stream: event.stream,
-                                 version: version, type: event.type, tags: event.tags, payload: item.payload,
-                                 causation: event.causation, correlation: event.correlation, prev: head.hash)
+        let version = try advanceStream(event.stream, to: seq)
+        let parts = Record.Parts(seq: seq, id: id, time: event.time ?? now, hlc: hlc, node: node, version: version,
+                                 prev: head.hash, appender: item.parts)
         let (record, hash) = Record.encode(parts, hasher: hasher)
         try txn.put(txn.dbs.events, seqKey, record, flags: MDB_APPEND)
         head.seq = seq
         head.hash = hash
         return seq
+    }
+
+    /// The stream's next version, recorded as written at `seq`. The stream's entry is found
+    /// once per event (the optional subscript's in-place access), and the tail asked only on
+    /// the stream's first event in this transaction.
+    private mutating func advanceStream(_ stream: String, to seq: UInt64) throws -> UInt64 {
+        let tail = self.tail, txn = self.txn
+        return try Self.advance(&written[stream], to: seq) { try tail.head(of: stream, in: txn) }
+    }
+
+    private static func advance(_ entry: inout StreamTail.StreamHead?, to seq: UInt64,
+                                current: () throws -> StreamTail.StreamHead) throws -> UInt64 {
+        let version = (try entry ?? current()).version + 1
+        entry = (version, seq)
+        return version
     }
 }
