@@ -67,7 +67,7 @@ struct AppendTests {
         #expect(try store.head().seq == 0)
     }
 
-    @Test("a large batch, prepared in parallel slices, names its first refused event and writes nothing")
+    @Test("a large batch names its first refused event, with the path inside the payload, and writes nothing")
     func largeBatchValidation() async throws {
         let dir = TemporaryDirectory()
         let store = try makeStore(dir)

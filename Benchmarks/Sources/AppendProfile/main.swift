@@ -4,11 +4,14 @@ import Foundation
 
 // Appends the issue-2 workload in durable batches of 1,000, or with `APPENDERS=N` as N threads
 // appending one event per call (group commit): a target for `perf record` on the append path.
+// `RAW=1` then appends the same record bytes through raw LMDB with no index, for the ratio.
 let count = Int(ProcessInfo.processInfo.environment["BENCH_EVENTS"] ?? "") ?? 200_000
 let appenders = Int(ProcessInfo.processInfo.environment["APPENDERS"] ?? "") ?? 0
 let dir = freshDirectory("appendprofile")
 defer { try? FileManager.default.removeItem(atPath: dir) }
-let store = try EventStore.open(at: dir)
+var storeOptions = StoreOptions()
+storeOptions.indexesInBackground = ProcessInfo.processInfo.environment["NO_INDEXER"] == nil
+let store = try EventStore.open(at: dir, options: storeOptions)
 let workload = Workload(count: count)
 if appenders > 0, ProcessInfo.processInfo.environment["TASKS"] != nil {
     let perAppender = max(1, count / appenders)
@@ -27,5 +30,14 @@ if appenders > 0, ProcessInfo.processInfo.environment["TASKS"] != nil {
         }
     }
     print("append_batched: \(Int(Double(count) / elapsed)) events/s")
+    if ProcessInfo.processInfo.environment["RAW"] != nil {
+        // The same record bytes through raw LMDB with no index, in this spell: the ratio's baseline.
+        let records = RawLMDB(existing: dir, database: "events").records()
+        let rawDir = freshDirectory("appendprofile-raw")
+        defer { try? FileManager.default.removeItem(atPath: rawDir) }
+        let raw = RawLMDB(path: rawDir, indexed: false)
+        let rawSeconds = seconds { raw.append(records, keys: [], batch: 1000) }
+        print("raw_lmdb_append_no_index: \(Int(Double(count) / rawSeconds)) events/s, ratio \(format(rawSeconds / elapsed))")
+    }
 }
 store.close()

@@ -32,6 +32,8 @@ final class Writer: @unchecked Sendable {
     private var thread: Thread?
     /// Keeps the indexes current behind this writer (nil when `indexesInBackground` is off).
     private let indexer: Indexer?
+    /// Wakes the callers of a large group while this thread goes on to the next group.
+    private let completions = DispatchQueue(label: "recovery-engine-completions")
     /// At most this many events go into one group commit.
     private let maximumGroupEvents = 200_000
 
@@ -65,6 +67,7 @@ final class Writer: @unchecked Sendable {
             condition.broadcast()
             while !stopped && thread != nil && !Thread.current.isEqual(thread) { condition.wait() }
         }
+        completions.sync {}
         indexer?.stop()
     }
 
@@ -93,6 +96,19 @@ final class Writer: @unchecked Sendable {
         condition.locked {
             stopped = true
             condition.broadcast()
+        }
+    }
+
+    /// Completes a group's callers. Waking many blocked callers one by one (a futex wake each)
+    /// held the next group back, so a group of more than two is completed on another thread
+    /// while this one writes the next; a lone caller is completed here, with no extra hop.
+    private func complete(_ group: [Pending], with outcomes: [Result<AppendResult, StoreError>]) {
+        if group.count <= 2 {
+            for (pending, outcome) in zip(group, outcomes) { pending.completion(outcome) }
+            return
+        }
+        completions.async {
+            for (pending, outcome) in zip(group, outcomes) { pending.completion(outcome) }
         }
     }
 
@@ -156,7 +172,7 @@ final class Writer: @unchecked Sendable {
                 }
             }
         }
-        for (pending, outcome) in zip(group, outcomes) { pending.completion(outcome) }
+        complete(group, with: outcomes)
         return newHead
     }
 
