@@ -4,13 +4,16 @@ import Foundation
 
 // Appends the issue-2 workload in durable batches of 1,000, or with `APPENDERS=N` as N threads
 // appending one event per call (group commit): a target for `perf record` on the append path.
-// `RAW=1` then appends the same record bytes through raw LMDB with no index, for the ratio.
+// `RAW=1` then appends the same record bytes through raw LMDB with no index, for the ratio;
+// `NO_INDEXER=1`, `INDEX_BATCH=N` and `MAX_LAG=N` vary the indexer.
 let count = Int(ProcessInfo.processInfo.environment["BENCH_EVENTS"] ?? "") ?? 200_000
 let appenders = Int(ProcessInfo.processInfo.environment["APPENDERS"] ?? "") ?? 0
 let dir = freshDirectory("appendprofile")
 defer { try? FileManager.default.removeItem(atPath: dir) }
 var storeOptions = StoreOptions()
 storeOptions.indexesInBackground = ProcessInfo.processInfo.environment["NO_INDEXER"] == nil
+if let size = Int(ProcessInfo.processInfo.environment["INDEX_BATCH"] ?? "") { storeOptions.indexBatchSize = size }
+if let lag = Int(ProcessInfo.processInfo.environment["MAX_LAG"] ?? "") { storeOptions.maximumIndexLag = lag }
 let store = try EventStore.open(at: dir, options: storeOptions)
 let workload = Workload(count: count)
 if appenders > 0, ProcessInfo.processInfo.environment["TASKS"] != nil {
