@@ -48,8 +48,17 @@ struct FormatTests {
         let generated = IdKey.make("node-7:1795932499123456:3")
         #expect(generated == IdKey.make(node: "node-7", wall: 1_795_932_499_123_456, logical: 3))
         #expect(generated.first == 1)
-        for (wall, logical) in [(Int64(0), UInt32(0)), (1_795_932_499_123_456, 3), (Int64.max, UInt32.max), (-42, 7)] {
-            #expect(IdKey.generatedID(node: "n", wall: wall, logical: logical) == "n:\(wall):\(logical)")
+        // The writer puts generated ids into records as CBOR text without building a String:
+        // the same text, with a two-byte length head for long node names.
+        for node in ["n", String(repeating: "x", count: 300)] {
+            for (wall, logical) in [(Int64(0), UInt32(0)), (1_795_932_499_123_456, 3), (Int64.max, UInt32.max), (-42, 7), (Int64.min, 9)] {
+                let text = "\(node):\(wall):\(logical)"
+                #expect(IdKey.generatedID(node: node, wall: wall, logical: logical) == text)
+                var written = CBORWriter(), expected = CBORWriter()
+                IdKey.writeGeneratedID(node: node, wall: wall, logical: logical, to: &written)
+                expected.string(text)
+                #expect(written.bytes == expected.bytes, "\(text)")
+            }
         }
         #expect(IdKey.generatedParts("a:b:1:2")?.node == "a:b")
         // Keys of later clocks sort after earlier ones whatever the node.
