@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An event as the log holds it: the envelope of EVENTS.md.
 public struct Event: Sendable, Hashable {

@@ -289,12 +289,12 @@ extension CBORReader {
     }
 }
 
-
 /// The parts of a record its appender decides, encoded once on the appender's thread as the
-/// canonical CBOR they take in the envelope: `data`'s value,
-/// the `tags` entry (when there are tags), the `type` and `stream` entries, and the `causation`
-/// and `correlation` entries (when present). The single writer thread only places the parts the
-/// store assigns between them, so its serial work per event stays small.
+/// canonical CBOR they take in the envelope: `data`'s value, the `tags` entry (when there are
+/// tags), the `type` and `stream` entries, and the `causation` and `correlation` entries (when
+/// present). The single writer thread only places the parts the store assigns between them, so
+/// its serial work per event stays small; `verify` recomputes canonical bytes through the same
+/// code, so the two cannot disagree.
 struct AppenderParts: Sendable {
     /// The fragments, back to back.
     let bytes: [UInt8]

@@ -26,33 +26,35 @@ enum IdKey {
     static func generatedID(node: String, wall: Int64, logical: UInt32) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(node.utf8.count + 32)
-        appendGeneratedID(node: node, wall: wall, logical: logical, to: &bytes)
+        withDigits(wall: wall, logical: logical) { append(node: node, $0, $1, to: &bytes) }
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The generated id as CBOR text, written straight into a record.
+    /// The generated id as CBOR text, written straight into a record without a `String`.
     static func writeGeneratedID(node: String, wall: Int64, logical: UInt32, to writer: inout CBORWriter) {
-        withDecimal(UInt64(bitPattern: wall), negative: wall < 0) { wallDigits in
-            withDecimal(UInt64(logical), negative: false) { logicalDigits in
-                writer.text(length: node.utf8.count + 2 + wallDigits.count + logicalDigits.count) { bytes in
-                    bytes.append(contentsOf: node.utf8)
-                    bytes.append(UInt8(ascii: ":"))
-                    bytes.append(contentsOf: wallDigits)
-                    bytes.append(UInt8(ascii: ":"))
-                    bytes.append(contentsOf: logicalDigits)
-                }
+        withDigits(wall: wall, logical: logical) { wallDigits, logicalDigits in
+            writer.text(length: node.utf8.count + 2 + wallDigits.count + logicalDigits.count) {
+                append(node: node, wallDigits, logicalDigits, to: &$0)
             }
         }
     }
 
     /// `NODE:WALL:LOGICAL`, built by hand: string interpolation of two integers cost more than
     /// the id's SHA-256.
-    private static func appendGeneratedID(node: String, wall: Int64, logical: UInt32, to bytes: inout [UInt8]) {
+    private static func append(node: String, _ wall: UnsafeRawBufferPointer, _ logical: UnsafeRawBufferPointer,
+                               to bytes: inout [UInt8]) {
         bytes.append(contentsOf: node.utf8)
         bytes.append(UInt8(ascii: ":"))
-        withDecimal(UInt64(bitPattern: wall), negative: wall < 0) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: wall)
         bytes.append(UInt8(ascii: ":"))
-        withDecimal(UInt64(logical), negative: false) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: logical)
+    }
+
+    private static func withDigits<R>(wall: Int64, logical: UInt32,
+                                      _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> R) -> R {
+        withDecimal(UInt64(bitPattern: wall), negative: wall < 0) { wallDigits in
+            withDecimal(UInt64(logical), negative: false) { body(wallDigits, $0) }
+        }
     }
 
     /// Calls `body` with the canonical decimal digits of a two's-complement value, formed on

@@ -201,7 +201,8 @@ struct AppendTransaction {
         self.nodeID = nodeID
         self.maximumAheadMicros = maximumAheadMicros
         // Sized once: grown event by event, the map was rehashed about ten times per commit.
-        written.reserveCapacity(expectedEvents)
+        // Capped, as a large import may touch far fewer streams than it has events.
+        written.reserveCapacity(min(expectedEvents, 16_384))
     }
 
     /// Applies one batch: everything that could refuse it is checked before the first write, so
