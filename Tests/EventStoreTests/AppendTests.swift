@@ -139,6 +139,29 @@ struct AppendTests {
         #expect(try store.head().seq == 2)
     }
 
+    @Test("a generated id never reuses one already held: imported ids from a later clock and with the same clock and node")
+    func generatedIdsAroundImportedOnes() async throws {
+        let dir = TemporaryDirectory()
+        let clock = ManualClock(Timestamp(seconds: 2_000_000_000))
+        let store = try makeStore(dir, clock: clock)
+        defer { store.close() }
+        let now = clock.now().microseconds
+        // Ids in the generated form, as another store of the same node name would have made
+        // them: one far later, and the exact text of the next id this store will generate (the
+        // two imported events take clock values (now, 0) and (now, 1) themselves).
+        _ = try await store.append([event(id: "node-t:\(now + 5_000_000):0"), event(id: "node-t:\(now):2")])
+        let local = try await store.append([event(), event()])
+        #expect(local.written == 2 && local.positions == [3, 4])
+        let ids = try store.read().collect().map(\.id)
+        #expect(ids[2] == "node-t:\(now):3", "moved past the imported id")
+        #expect(ids[3] == "node-t:\(now):4")
+        #expect(Set(ids).count == 4)
+        // Each stored id finds its own event again (the ids index is exact).
+        let resent = try await store.append(ids.map { event(id: $0) })
+        #expect(resent.written == 0 && resent.positions == [1, 2, 3, 4])
+        #expect(try store.verify().ok)
+    }
+
     @Test("the clock continues across processes and restarts from the log's head")
     func clockAcrossReopen() async throws {
         let dir = TemporaryDirectory()
