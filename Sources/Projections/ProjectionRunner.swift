@@ -65,10 +65,15 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
                     cursor = due
                 }
                 let end = boundaries.count == Self.snapshotsPerSegment ? cursor : head
-                let (reached, encoded) = try replay.replay(&current, from: applied, through: end, encodingAt: boundaries)
-                applied = reached
+                // The segment is applied to a copy, adopted once its snapshots are saved: a
+                // failure (a state that cannot be encoded, a store error) leaves the runner's
+                // state and position as they were, consistent with each other.
+                var next = current
+                let (reached, encoded) = try replay.replay(&next, from: applied, through: end, encodingAt: boundaries)
                 let snapshots = encoded.map { ($0.seq, $0.state.bytes, $0.state.digest) }
                 try storeStep { try store.saveSnapshots(name: projection.name, version: projection.version, snapshots) }
+                current = next
+                applied = reached
                 pendingRepairs.subtract(encoded.map(\.seq))
             }
             wakeWaiters()

@@ -57,9 +57,8 @@ public struct Replay<P: Projection>: Sendable {
         guard seq > position else { return (position, []) }
         if projection.replaysInPlace { return try replayInPlace(&state, from: position, through: seq, encodingAt: boundaries) }
         let projection = self.projection
-        var encoded: [(seq: UInt64, state: EncodedState)] = []
+        let encodings = BackgroundEncodings(projection)
         var next = boundaries.firstIndex { $0 > position } ?? boundaries.endIndex
-        var encodingFailure: ProjectionError?
         // Events are handed to the projection in runs (see `Projection.apply(_:to:)`), cut at
         // every snapshot point.
         var run: [Event] = []
@@ -80,16 +79,12 @@ public struct Replay<P: Projection>: Sendable {
                 }
                 applyRun()
                 next += 1
-                do throws(ProjectionError) { encoded.append((event.seq, try projection.encode(state))) } catch {
-                    encodingFailure = error
-                    return false
-                }
+                encodings.encode(state, at: event.seq)
                 return true
             }
         }
         applyRun()
-        if let encodingFailure { throw encodingFailure }
-        return (reached, encoded)
+        return (reached, try encodings.finish())
     }
 
     /// `replay` for a projection that reads records in place: runs of records viewed where
@@ -100,9 +95,8 @@ public struct Replay<P: Projection>: Sendable {
     private func replayInPlace(_ state: inout P.State, from position: UInt64, through seq: UInt64,
                                encodingAt boundaries: [UInt64]) throws(ProjectionError) -> (position: UInt64, encoded: [(seq: UInt64, state: EncodedState)]) {
         let projection = self.projection
-        var encoded: [(seq: UInt64, state: EncodedState)] = []
+        let encodings = BackgroundEncodings(projection)
         var next = boundaries.firstIndex { $0 > position } ?? boundaries.endIndex
-        var encodingFailure: ProjectionError?
         let reached = try storeStep {
             try store.scanRecordsInParallel(from: position + 1, through: seq, chunkSize: Self.inPlaceChunkSize(position, seq),
                                             runLength: Self.inPlaceChunkSize(position, seq)) { run in
@@ -111,10 +105,7 @@ public struct Replay<P: Projection>: Sendable {
                 while next < boundaries.endIndex, start < run.endIndex, boundaries[next] <= run[run.endIndex - 1].seq {
                     let cut = start + Int(boundaries[next] - run[start].seq) + 1
                     projection.apply(run[start..<cut], to: &state)
-                    do throws(ProjectionError) { encoded.append((boundaries[next], try projection.encode(state))) } catch {
-                        encodingFailure = error
-                        return false
-                    }
+                    encodings.encode(state, at: boundaries[next])
                     next += 1
                     start = cut
                 }
@@ -122,8 +113,7 @@ public struct Replay<P: Projection>: Sendable {
                 return true
             }
         }
-        if let encodingFailure { throw encodingFailure }
-        return (reached, encoded)
+        return (reached, try encodings.finish())
     }
 
     /// Chunks of a parallel replay: an eighth of the gap, within 1,024...16,384 events:

@@ -98,6 +98,39 @@ struct TimeTravelTests {
         }
     }
 
+    /// Keeps the last seq as a number, which cannot be encoded once it is infinite (at seq 150).
+    struct LastSeq: Projection {
+        let inPlace: Bool
+        var name: String { "last-seq" }
+        var version: UInt32 { 1 }
+        var initialState: [String: Double] { [:] }
+        var fields: EventFields { .envelope }
+        var snapshotInterval: UInt64 { 50 }
+        var readsRecordsInPlace: Bool { inPlace }
+        func apply(_ event: Event, to state: inout [String: Double]) {
+            state["last"] = event.seq == 150 ? .infinity : Double(event.seq)
+        }
+    }
+
+    @Test("a state that cannot be encoded stops a catch-up with a typed error: nothing of the segment saved, the runner where it was",
+          arguments: [false, true])
+    func unencodableState(inPlace: Bool) throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        try appendGeneric(store, count: 300)
+        let runner = try ProjectionRunner(store: store, projection: LastSeq(inPlace: inPlace))
+        let error = #expect(throws: ProjectionError.self) { try runner.catchUp() }
+        guard case .unencodableState(let name, _)? = error else {
+            Issue.record("expected unencodableState, got \(String(describing: error))")
+            return
+        }
+        #expect(name == "last-seq")
+        #expect(runner.position == 0)
+        #expect(runner.state.isEmpty)
+        #expect(try store.snapshots(name: "last-seq").isEmpty)
+    }
+
     @Test("points: a seq must be in the log; a time picks the last event at or before it")
     func points() throws {
         let dir = TemporaryDirectory()
