@@ -400,8 +400,9 @@ public struct CBORReader {
             return .array(items)
         case 5:
             let count = try length(argument, unit: 2)
-            var fields: [String: EventValue] = [:]
-            fields.reserveCapacity(count)
+            // Sized at creation: `reserveCapacity` on an empty map ran unspecialised, looking
+            // up generic metadata for every payload (perf, full-event scans).
+            var fields = [String: EventValue](minimumCapacity: count)
             for _ in 0..<count {
                 let key = try readString(interner: interner)
                 fields[key] = try readValue(depth: depth + 1, interner: interner)
