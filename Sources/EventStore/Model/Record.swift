@@ -120,8 +120,12 @@ enum Record {
     /// seq that disagrees with the key it is stored under) is a typed error naming the position.
     static func decode(_ record: UnsafeRawBufferPointer, expectedSeq: UInt64, fields: EventFields = .all,
                        interner: StringInterner? = nil) throws(StoreError) -> Event {
-        let view = try view(record, expectedSeq: expectedSeq)
-        return try corruptOnFailure(seq: expectedSeq) { try view.event(fields: fields, interner: interner) }
+        try decode(view(record, expectedSeq: expectedSeq), fields: fields, interner: interner)
+    }
+
+    /// The event of a record already viewed, with the optional parts `fields` names.
+    static func decode(_ view: RecordView, fields: EventFields = .all, interner: StringInterner? = nil) throws(StoreError) -> Event {
+        try corruptOnFailure(seq: view.seq) { try view.event(fields: fields, interner: interner) }
     }
 }
 

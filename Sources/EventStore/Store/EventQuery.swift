@@ -53,6 +53,20 @@ public struct EventQuery: Sendable, Hashable {
         return true
     }
 
+    /// The part of `matches` that a record's envelope, read in place, can decide: a record
+    /// that fails it is passed over without decoding its payload, tags or links.
+    func mayMatch(_ v: RecordView) -> Bool {
+        if let stream, !v.stream.matches(stream) { return false }
+        if let fromVersion, v.version < fromVersion { return false }
+        if let type, !v.type.matches(type) { return false }
+        if let node, !v.node.matches(node) { return false }
+        if let since, v.time < since { return false }
+        if let until, v.time >= until { return false }
+        if let fromSeq, v.seq < fromSeq { return false }
+        if let toSeq, v.seq > toSeq { return false }
+        return true
+    }
+
     /// Equality conditions that an index can drive: (database, key, is the streams index).
     func indexCandidates(_ dbs: Databases) -> [(dbi: UInt32, key: [UInt8], isStream: Bool)] {
         var out: [(UInt32, [UInt8], Bool)] = []

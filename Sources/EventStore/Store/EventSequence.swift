@@ -51,6 +51,8 @@ public final class EventIterator {
     private var resumeKey: [UInt8]?
     private var tailNext: UInt64 = 0
     private var tailMatches: [Event] = []
+    /// The interner of the read in progress.
+    private var interner: StringInterner?
     static let chunkSize = 256
 
     init(store: EventStore, query: EventQuery) {
@@ -64,7 +66,14 @@ public final class EventIterator {
             if phase == .done { return nil }
             buffer.removeAll(keepingCapacity: true)
             position = 0
-            try store.storeCall { try store.env.read { txn in try fill(txn) } }
+            // Names and payload keys through one of the store's interners, kept between reads.
+            try store.storeCall {
+                try store.interners.withInterner { interner in
+                    self.interner = interner
+                    defer { self.interner = nil }
+                    try store.env.read { txn in try fill(txn) }
+                }
+            }
         }
         defer { position += 1; yielded += 1 }
         return buffer[position]
@@ -145,8 +154,7 @@ public final class EventIterator {
         while let current = entry, scanned < EventIterator.chunkSize * 4, buffer.count < EventIterator.chunkSize {
             let seq = Key.readUInt64(current.key)
             if query.reverse ? seq < lower : seq > high { tailNext = query.reverse ? 0 : high + 1; return finishTail() }
-            let event = try Record.decode(current.value, expectedSeq: seq)
-            if query.matches(event) { buffer.append(event) }
+            if let event = try candidate(current.value, seq) { buffer.append(event) }
             scanned += 1
             if query.reverse {
                 guard seq > lower else { tailNext = 0; return finishTail() }
@@ -209,7 +217,16 @@ public final class EventIterator {
         guard let record = try key.withUnsafeBytes({ try txn.get(txn.dbs.events, $0) }) else {
             throw StoreError.corrupt(seq: seq, "an index entry points to a missing record")
         }
-        let event = try Record.decode(record, expectedSeq: seq)
+        return try candidate(record, seq)
+    }
+
+    /// The record's event if it matches the query. The envelope, read in place, rules out most
+    /// records of an unindexed tail before their payloads are decoded (which cost about ten
+    /// times the envelope).
+    private func candidate(_ record: UnsafeRawBufferPointer, _ seq: UInt64) throws(StoreError) -> Event? {
+        let view = try Record.view(record, expectedSeq: seq)
+        guard query.mayMatch(view) else { return nil }
+        let event = try Record.decode(view, interner: interner)
         return query.matches(event) ? event : nil
     }
 
@@ -228,8 +245,7 @@ public final class EventIterator {
         while let current = entry {
             let seq = Key.readUInt64(current.key)
             if seq > high { break }
-            let event = try Record.decode(current.value, expectedSeq: seq)
-            if query.matches(event) { tailMatches.append(event) }
+            if let event = try candidate(current.value, seq) { tailMatches.append(event) }
             entry = try cursor.get(MDB_NEXT)
         }
         tailMatches.sort { ($0.time, $0.seq) < ($1.time, $1.seq) }
