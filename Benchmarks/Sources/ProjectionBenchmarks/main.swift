@@ -54,18 +54,27 @@ while appended < count {
     appended += chunk.count
 }
 _ = try store.reindex()
+// The build's dirty pages are written back before anything is measured, so that writeback
+// does not share the disk and the cores with the first measurement.
+sync()
 print("# store built: \(appended) events")
 
 // 1. Rebuild `stats` from scratch (snapshots every 10,000 events on the way) beside the raw scan.
+// The raw scan runs warm (its pages faulted in first), so the rebuild is reported warm too: the
+// median of three, each dropping the last one's snapshots and checkpoint first. The first
+// pass also fills the store's pooled buffers and name caches; each pass is printed.
 let raw = RawLMDB(existing: dir, database: "events")
 _ = raw.scan()  // fault the pages in, for both
 let rawSeconds = seconds { _ = raw.scan() }
 let stats = RegisteredProjection(StatsProjection())
 var rebuilt = 0
-var rebuildSeconds = 0.0
+var rebuildPasses: [Double] = []
 let rebuildPeak = try peakRssAnon {
-    rebuildSeconds = try seconds { rebuilt = try stats.rebuild(in: store) }
+    rebuildPasses.append(try seconds { rebuilt = try stats.rebuild(in: store) })
 }
+for _ in 0..<2 { rebuildPasses.append(try seconds { rebuilt = try stats.rebuild(in: store) }) }
+for (n, pass) in rebuildPasses.enumerated() { print("# stats rebuild pass \(n + 1): \(Int(Double(rebuilt) / pass)) events/s") }
+let rebuildSeconds = rebuildPasses.sorted()[1]
 report("stats_rebuild_from_scratch", Double(rebuilt) / rebuildSeconds, "events/s",
        vs: ("raw_lmdb_cursor_scan_same_store", Double(count) / rawSeconds, "events/s"))
 var envelopes = 0
