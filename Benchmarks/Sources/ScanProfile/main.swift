@@ -37,6 +37,13 @@ if let loops = Int(ProcessInfo.processInfo.environment["FULL_ONLY"] ?? "") {
     print("full events: \(n)")
     exit(0)
 }
+// `QUERY_ONLY=N`: only N type queries (full events through the type index), for a profiler.
+if let loops = Int(ProcessInfo.processInfo.environment["QUERY_ONLY"] ?? "") {
+    var n = 0
+    let elapsed = try seconds { for _ in 0..<loops { n += try store.query(EventQuery(type: "action.planned")).collect().count } }
+    print("type query: \(n / loops) events, \(Int(Double(n) / elapsed)) events/s")
+    exit(0)
+}
 // `IN_PLACE_STATS=N`: only N parallel in-place `stats` replays, for a profiler.
 if let loops = Int(ProcessInfo.processInfo.environment["IN_PLACE_STATS"] ?? "") {
     let projection = StatsProjection()
