@@ -12,8 +12,7 @@ import Darwin
 /// instructions per short name built, against about 60 per cached one).
 final class StringInterner {
     private struct ShortSlot {
-        var words: (UInt64, UInt64) = (0, 0)
-        var count = -1
+        var name = NameWords.none
         var text = ""
     }
 
@@ -52,8 +51,7 @@ final class StringInterner {
     func text(_ bytes: UnsafeRawBufferPointer, orElse make: () throws(CBORError) -> String) throws(CBORError) -> String {
         if bytes.count <= 16 { return try shortText(bytes, orElse: make) }
         guard bytes.count <= 256, let base = bytes.baseAddress else { return try make() }
-        var hash: UInt64 = 0xcbf29ce484222325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+        let hash = NameWords.fnv1a(bytes)
         let slot = longSlots + Int(truncatingIfNeeded: hash & UInt64(Self.capacity - 1))
         if slot.pointee.hash == hash, slot.pointee.bytes.count == bytes.count,
            slot.pointee.bytes.withUnsafeBytes({ $0.baseAddress.map { memcmp($0, base, bytes.count) == 0 } ?? false }) {
@@ -65,22 +63,16 @@ final class StringInterner {
     }
 
     private func shortText(_ bytes: UnsafeRawBufferPointer, orElse make: () throws(CBORError) -> String) throws(CBORError) -> String {
-        var words: (UInt64, UInt64) = (0, 0)
-        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: bytes) }
-        let mixed = (words.0 ^ (words.1 &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(bytes.count)) &* 0x9E37_79B9_7F4A_7C15
-        // Two-way sets, picked by the product's high bits: a name that shares its set with one
+        let name = NameWords(bytes)
+        // Two-way sets, picked by the mix's high bits: a name that shares its set with one
         // other name still stays cached.
-        let set = shortSlots + Int(truncatingIfNeeded: mixed >> Self.shortSetShift) * 2
-        if set.pointee.count == bytes.count, set.pointee.words.0 == words.0, set.pointee.words.1 == words.1 {
-            return set.pointee.text
-        }
+        let set = shortSlots + Int(truncatingIfNeeded: name.mixed >> Self.shortSetShift) * 2
+        if set.pointee.name == name { return set.pointee.text }
         let other = set + 1
-        if other.pointee.count == bytes.count, other.pointee.words.0 == words.0, other.pointee.words.1 == words.1 {
-            return other.pointee.text
-        }
+        if other.pointee.name == name { return other.pointee.text }
         let text = try make()
         other.pointee = set.pointee
-        set.pointee = ShortSlot(words: words, count: bytes.count, text: text)
+        set.pointee = ShortSlot(name: name, text: text)
         return text
     }
 }

@@ -31,9 +31,20 @@ enum IndexBuilder {
         return keys
     }
 
-    static func nodeKey(_ node: String) -> [UInt8] { [UInt8(ascii: "n")] + Array(node.utf8) }
-    static func correlationKey(_ c: String) -> [UInt8] { [UInt8(ascii: "c")] + Array(c.utf8) }
-    static func tagKey(_ key: String, _ value: String) -> [UInt8] { [UInt8(ascii: "t")] + Array("\(key)=\(value)".utf8) }
+    /// The first byte of a `tags` index key: what the rest names.
+    enum TagKind: UInt8 {
+        case node = 0x6E         // "n"
+        case correlation = 0x63  // "c"
+        case tag = 0x74          // "t", then `key=value`
+    }
+
+    static let tagSeparator = UInt8(ascii: "=")
+
+    static func nodeKey(_ node: String) -> [UInt8] { [TagKind.node.rawValue] + Array(node.utf8) }
+    static func correlationKey(_ c: String) -> [UInt8] { [TagKind.correlation.rawValue] + Array(c.utf8) }
+    static func tagKey(_ key: String, _ value: String) -> [UInt8] {
+        [TagKind.tag.rawValue] + Array(key.utf8) + [tagSeparator] + Array(value.utf8)
+    }
 
     /// Indexes up to `limit` events after the checkpoint. Returns how many, the lag left and
     /// the checkpoint reached.

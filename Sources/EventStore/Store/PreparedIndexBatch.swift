@@ -35,19 +35,20 @@ struct PreparedIndexBatch {
         count += 1
         streams.add(record.stream.bytes, record.version, record.seq)
         types.add(record.type.bytes, record.seq)
-        addTag(prefix: "n", record.node, record.seq)
-        if let correlation = try record.correlation() { addTag(prefix: "c", correlation, record.seq) }
-        try record.forEachTag { key, value in addTag(prefix: "t", key, value: value, record.seq) }
+        addTag(.node, record.node, record.seq)
+        if let correlation = try record.correlation() { addTag(.correlation, correlation, record.seq) }
+        try record.forEachTag { key, value in addTag(.tag, key, value: value, record.seq) }
         times.append((UInt64(bitPattern: record.time.nanoseconds) ^ (1 << 63), record.seq))
     }
 
-    /// Adds `prefix ‖ text` (or `prefix ‖ text ‖ "=" ‖ value`) to the `tags` runs.
-    private mutating func addTag(prefix: Unicode.Scalar, _ text: TextView, value: TextView? = nil, _ seq: UInt64) {
+    /// Adds `kind ‖ text` (or `kind ‖ text ‖ "=" ‖ value`) to the `tags` runs: the layout of
+    /// `IndexBuilder.tagKey`, from the record's bytes.
+    private mutating func addTag(_ kind: IndexBuilder.TagKind, _ text: TextView, value: TextView? = nil, _ seq: UInt64) {
         scratch.removeAll(keepingCapacity: true)
-        scratch.append(UInt8(ascii: prefix))
+        scratch.append(kind.rawValue)
         scratch.append(contentsOf: text.bytes)
         if let value {
-            scratch.append(UInt8(ascii: "="))
+            scratch.append(IndexBuilder.tagSeparator)
             scratch.append(contentsOf: value.bytes)
         }
         scratch.withUnsafeBytes { tags.add($0, seq) }
@@ -104,8 +105,7 @@ struct IndexRuns {
     }
 
     private mutating func slot(_ key: UnsafeRawBufferPointer) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hash = NameWords.fnv1a(key)
         let mask = slots.count - 1
         var index = Int(truncatingIfNeeded: hash) & mask
         while true {

@@ -25,14 +25,19 @@ final class StreamTail {
     func catchUp(_ txn: Transaction, head: UInt64) throws {
         let from: UInt64
         if let known { from = known } else { from = min(head, try IndexBuilder.checkpoint(txn)) }
-        defer { known = head }
-        guard head > from else { return }
+        guard head > from else {
+            known = head
+            return
+        }
         _ = try txn.walkRecords(from: from + 1, to: head) { seq, record in
             // A record that cannot be read names no stream: it is passed over, so that one
             // damaged record (which `verify` reports) does not stop every append after it.
             if let view = try? Record.view(record, expectedSeq: seq) { heads[view.stream.string] = (view.version, seq) }
             return true
         }
+        // Only now: a walk that failed (a gap in the log, an I/O error) is retried from the
+        // same place by the next transaction, instead of leaving its records out for good.
+        known = head
         if heads.count > pruneAbove {
             let checkpoint = try IndexBuilder.checkpoint(txn)
             heads = heads.filter { $0.value.lastSeq > checkpoint }

@@ -8,12 +8,11 @@ import EventStore
 /// Counts names read in place over a run of records, then adds the counts to a name-keyed map:
 /// one `String` built and hashed per distinct name and run, instead of one per record.
 ///
-/// The table is open addressing, keyed by a name's length and first sixteen bytes (two machine
-/// words, which also give the hash); longer names that share those are told apart by their
-/// bytes. The texts are the records' own bytes, so a tally lives no longer than its run.
+/// The table is open addressing, keyed by each name's `NameWords` (which also give the hash);
+/// longer names that share those are told apart by their bytes. The texts are the records' own bytes, so a tally lives no longer than its run.
 struct TextTally {
     private struct Entry {
-        var words: (UInt64, UInt64)
+        var name: NameWords
         var text: TextView
         var count: Int
     }
@@ -32,22 +31,19 @@ struct TextTally {
     }
 
     mutating func add(_ text: TextView) {
-        var words: (UInt64, UInt64) = (0, 0)
-        let length = text.bytes.count
-        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: text.bytes.prefix(16))) }
-        let mixed = (words.0 ^ (words.1 &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(length)) &* 0x9E37_79B9_7F4A_7C15
+        let name = NameWords(text.bytes)
         let mask = slots.count - 1
-        var index = Int(truncatingIfNeeded: mixed >> shift)
+        var index = Int(truncatingIfNeeded: name.mixed >> shift)
         while true {
             let slot = Int(slots[index])
             if slot == 0 {
-                entries.append(Entry(words: words, text: text, count: 1))
+                entries.append(Entry(name: name, text: text, count: 1))
                 slots[index] = Int32(entries.count)
                 if entries.count * 2 > slots.count { grow() }
                 return
             }
             let entry = entries[slot - 1]
-            if entry.words == words, entry.text.bytes.count == length, length <= 16 || Self.sameBytes(entry.text, text) {
+            if entry.name == name, name.isWhole || Self.sameBytes(entry.text, text) {
                 entries[slot - 1].count += 1
                 return
             }
