@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import EventStore
 
 @Suite("Codecs: deterministic CBOR, strict JSON, RFC 3339 times")
@@ -51,6 +52,28 @@ struct CodecTests {
         for invalid: [UInt8] in [[0x62, 0xff, 0x61], [0x71] + Array(repeating: 0x61, count: 16).dropLast() + [0xc3]] {
             #expect(throws: CBORError.self) { try Self.readInterned(invalid, interner) }
         }
+    }
+
+    @Test("a name's words are its first sixteen bytes, zero-padded, at every length; no byte past the name is read")
+    func nameWords() throws {
+        // The name ends where a page the process may not read begins: a load past it would crash.
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let region = try #require(mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        defer { munmap(region, 2 * page) }
+        #expect(mprotect(region + page, page, PROT_NONE) == 0)
+        var random = SplitMix64(seed: 7)
+        var seen = Set<[UInt64]>()
+        for length in 0...40 {
+            let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: random.next() | 1) }
+            let start = region + page - length
+            start.copyMemory(from: bytes, byteCount: length)
+            let words = NameWords(UnsafeRawBufferPointer(start: start, count: length))
+            var expected: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &expected) { $0.copyMemory(from: UnsafeRawBufferPointer(start: start, count: min(16, length))) }
+            #expect(words.first == expected.0 && words.second == expected.1 && words.length == length, "length \(length)")
+            seen.insert([words.first, words.second, UInt64(words.length)])
+        }
+        #expect(seen.count == 41, "names of different lengths have different words")
     }
 
     static func readInterned(_ bytes: [UInt8], _ interner: StringInterner) throws -> String {

@@ -232,7 +232,7 @@ struct DurabilityTests {
         do {
             let store = try makeStore(dir)
             _ = try store.appendBlocking([event()])
-            try store.env.write { txn in try txn.put(txn.dbs.meta, Key.text("format"), [9]) }
+            _ = try store.env.write { txn in try txn.put(txn.dbs.meta, Key.text("format"), [9]) }
             store.close()
         }
         #expect(throws: StoreError.newerFormat(path: dir.store(), found: 9, supported: EventStore.formatVersion)) { try makeStore(dir) }

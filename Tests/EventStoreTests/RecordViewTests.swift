@@ -87,7 +87,13 @@ struct RecordViewTests {
                 let fast = try Record.view(bytes, expectedSeq: seq)
                 let general = try Record.view(bytes, expectedSeq: seq, straightThrough: false)
                 #expect(same(fast, general))
-                #expect(CanonicalEnvelope.view(bytes, offset: Record.headerSize, payloadLength: general.dataRange.count, expectedSeq: seq) != nil)
+                let readStraightThrough = withUnsafeTemporaryAllocation(of: RecordView.self, capacity: 1) { slot in
+                    slot.baseAddress.map {
+                        CanonicalEnvelope.read(bytes, offset: Record.headerSize, payloadLength: general.dataRange.count,
+                                               expectedSeq: seq, into: $0)
+                    } ?? false
+                }
+                #expect(readStraightThrough)
             }
             // Damage: every envelope byte in turn gets a random different value.
             for position in Record.headerSize..<original.count {

@@ -58,7 +58,7 @@ struct ScanTests {
         #expect(try store.scanInParallel(from: 11, chunkSize: 500) { _ in seen += 1; return seen < 2_345 } == 2_355)
 
         // One damaged record in the middle: the scan fails at it, after delivering what precedes it.
-        try store.env.write { txn in try txn.put(txn.dbs.events, Key.seq(6_000), [1, 2, 3]) }
+        _ = try store.env.write { txn in try txn.put(txn.dbs.events, Key.seq(6_000), [1, 2, 3]) }
         var delivered: UInt64 = 0
         do {
             try store.scanInParallel(chunkSize: 512) { delivered = $0.seq; return true }

@@ -7,13 +7,46 @@ public struct NameWords: Equatable, Sendable {
     public let second: UInt64
     public let length: Int
 
+    /// Reads the words with at most two loads each and never a byte outside `bytes`: a short
+    /// name is read as two overlapping loads whose shared bytes agree. (Copying the bytes into
+    /// zeroed words went through an unspecialised `prefix` and `memcpy`: about 100 instructions
+    /// a name, a sixth of a `stats` replay.)
     @inlinable
     public init(_ bytes: UnsafeRawBufferPointer) {
-        var words: (UInt64, UInt64) = (0, 0)
-        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes.prefix(16))) }
-        first = words.0
-        second = words.1
-        length = bytes.count
+        let count = bytes.count
+        length = count
+        guard let base = bytes.baseAddress, count > 0 else {
+            first = 0
+            second = 0
+            return
+        }
+        @inline(__always) func word(_ offset: Int) -> UInt64 {
+            UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        }
+        @inline(__always) func half(_ offset: Int) -> UInt64 {
+            UInt64(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        }
+        switch count {
+        case 16...:
+            first = word(0)
+            second = word(8)
+        case 9...15:
+            first = word(0)
+            // The last eight bytes, shifted down past the ones the first word already holds.
+            second = word(count - 8) >> UInt64(8 * (16 - count))
+        case 8:
+            first = word(0)
+            second = 0
+        case 4...7:
+            first = half(0) | half(count - 4) << UInt64(8 * (count - 4))
+            second = 0
+        default:
+            var low = UInt64(base.load(as: UInt8.self))
+            if count > 1 { low |= UInt64(base.load(fromByteOffset: 1, as: UInt8.self)) << 8 }
+            if count > 2 { low |= UInt64(base.load(fromByteOffset: 2, as: UInt8.self)) << 16 }
+            first = low
+            second = 0
+        }
     }
 
     /// The words of no name (an empty slot).

@@ -96,6 +96,17 @@ extension Record {
     /// `straightThrough: false` skips the first reader, for tests that compare the two.
     static func view(_ record: UnsafeRawBufferPointer, expectedSeq: UInt64,
                      straightThrough: Bool = true) throws(StoreError) -> RecordView {
+        try withUnsafeTemporaryAllocation(of: RecordView.self, capacity: 1) { (slot) throws(StoreError) -> RecordView in
+            guard let destination = slot.baseAddress else { throw .corrupt(seq: expectedSeq, "no memory for a view") }
+            try initializeView(at: destination, record, expectedSeq: expectedSeq, straightThrough: straightThrough)
+            return destination.move()
+        }
+    }
+
+    /// `view`, written into `destination` (uninitialised memory; initialised unless this
+    /// throws): what runs of views are built with, so that a view is not copied on its way.
+    static func initializeView(at destination: UnsafeMutablePointer<RecordView>, _ record: UnsafeRawBufferPointer,
+                               expectedSeq: UInt64, straightThrough: Bool = true) throws(StoreError) {
         guard let formatVersion = record.first, let size = headerSize(formatVersion) else {
             throw .corrupt(seq: expectedSeq, "unknown record format version \(record.first ?? 0)")
         }
@@ -104,13 +115,13 @@ extension Record {
         }
         let payloadLength = formatVersion >= 2 ? Int(UInt32(bigEndian: start.loadUnaligned(fromByteOffset: 33, as: UInt32.self))) : nil
         if straightThrough, let payloadLength,
-           let view = CanonicalEnvelope.view(record, offset: size, payloadLength: payloadLength, expectedSeq: expectedSeq) {
-            return view
+           CanonicalEnvelope.read(record, offset: size, payloadLength: payloadLength, expectedSeq: expectedSeq, into: destination) {
+            return
         }
-        return try corruptOnFailure(seq: expectedSeq) {
+        destination.initialize(to: try corruptOnFailure(seq: expectedSeq) {
             var r = CBORReader(record, offset: size)
             return try readEnvelope(&r, start: start, expectedSeq: expectedSeq, payloadLength: payloadLength)
-        }
+        })
     }
 
     /// Runs `read`, turning any failure into `StoreError.corrupt` at `seq` (a `StoreError`

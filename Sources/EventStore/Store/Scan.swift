@@ -91,7 +91,7 @@ extension EventStore {
                         return keepGoing
                     }
                     let walk = try txn.walkRecords(from: next, to: last, limit: Self.scanEventsPerTransaction) { seq, record in
-                        (views + filled).initialize(to: try Record.view(record, expectedSeq: seq))
+                        try Record.initializeView(at: views + filled, record, expectedSeq: seq)
                         filled += 1
                         if filled == capacity { return try handOver() }
                         return true

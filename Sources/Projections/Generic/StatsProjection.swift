@@ -44,7 +44,7 @@ public struct StatsProjection: Projection {
     /// A run at a time: the names are counted as the records' bytes, and each distinct type,
     /// stream and node of the run becomes a `String`, hashed into the state, once.
     public func apply(_ records: RecordRun, to state: inout State) {
-        var types = TextTally(capacity: 64), streams = TextTally(capacity: records.count), nodes = TextTally(capacity: 64)
+        let types = TextTally(capacity: 64), streams = TextTally(capacity: records.count), nodes = TextTally(capacity: 64)
         for record in records {
             types.add(record.type)
             streams.add(record.stream)
