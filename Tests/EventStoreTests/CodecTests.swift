@@ -56,24 +56,44 @@ struct CodecTests {
 
     @Test("a name's words are its first sixteen bytes, zero-padded, at every length; no byte past the name is read")
     func nameWords() throws {
-        // The name ends where a page the process may not read begins: a load past it would crash.
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let region = try #require(mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
-        defer { munmap(region, 2 * page) }
-        #expect(mprotect(region + page, page, PROT_NONE) == 0)
         var random = SplitMix64(seed: 7)
         var seen = Set<[UInt64]>()
         for length in 0...40 {
             let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: random.next() | 1) }
-            let start = region + page - length
-            start.copyMemory(from: bytes, byteCount: length)
-            let words = NameWords(UnsafeRawBufferPointer(start: start, count: length))
+            let words = try Self.atEndOfReadableMemory(bytes) { NameWords($0) }
             var expected: (UInt64, UInt64) = (0, 0)
-            withUnsafeMutableBytes(of: &expected) { $0.copyMemory(from: UnsafeRawBufferPointer(start: start, count: min(16, length))) }
+            withUnsafeMutableBytes(of: &expected) { words in
+                for (index, byte) in bytes.prefix(16).enumerated() { words[index] = byte }
+            }
             #expect(words.first == expected.0 && words.second == expected.1 && words.length == length, "length \(length)")
             seen.insert([words.first, words.second, UInt64(words.length)])
         }
         #expect(seen.count == 41, "names of different lengths have different words")
+    }
+
+    @Test("a text is ASCII exactly when no byte has its high bit set, at every length and position; no byte past it is read")
+    func asciiCheck() throws {
+        for length in 0...40 {
+            let plain = (0..<length).map { UInt8(0x20 + $0) }
+            #expect(try Self.atEndOfReadableMemory(plain) { $0.isASCII }, "length \(length)")
+            for position in 0..<length {
+                var marked = plain
+                marked[position] = 0xc3
+                #expect(try !Self.atEndOfReadableMemory(marked) { $0.isASCII }, "length \(length), byte \(position)")
+            }
+        }
+    }
+
+    /// Runs `body` on a copy of `bytes` that ends where a page the process may not read begins,
+    /// so that reading past the end crashes the test instead of passing unnoticed.
+    static func atEndOfReadableMemory<T>(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) -> T) throws -> T {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let region = try #require(mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        defer { munmap(region, 2 * page) }
+        try #require(mprotect(region + page, page, PROT_NONE) == 0)
+        let start = region + page - bytes.count
+        bytes.withUnsafeBytes { start.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(start), byteCount: bytes.count) }
+        return body(UnsafeRawBufferPointer(start: start, count: bytes.count))
     }
 
     static func readInterned(_ bytes: [UInt8], _ interner: StringInterner) throws -> String {

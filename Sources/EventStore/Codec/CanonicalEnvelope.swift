@@ -141,10 +141,12 @@ struct CanonicalEnvelope {
         return true
     }
 
-    /// Consumes `key` if the next bytes are exactly it, compared as two masked words.
+    /// Consumes `key` if the next bytes are exactly it, compared as one or two masked words
+    /// (one for keys of up to eight bytes: all but `causation` and `correlation`).
     @inline(__always)
     private mutating func key(_ key: EncodedKey) -> Bool {
-        guard end - offset >= 16 else { return keyNearEnd(key) }
+        let words = key.highMask == 0 ? 8 : 16
+        guard end - offset >= words else { return keyNearEnd(key) }
         guard UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) & key.lowMask == key.low,
               key.highMask == 0 || UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)) & key.highMask == key.high
         else { return false }
@@ -152,11 +154,11 @@ struct CanonicalEnvelope {
         return true
     }
 
-    /// The same comparison among the last 16 bytes of a record, copying what is left instead
-    /// of loading past the end.
+    /// The same comparison among the last bytes of a record, copying what is left instead of
+    /// loading past the end.
     private mutating func keyNearEnd(_ key: EncodedKey) -> Bool {
         var words: (UInt64, UInt64) = (0, 0)
-        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(start: base + offset, count: end - offset)) }
+        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(start: base + offset, count: min(16, end - offset))) }
         guard UInt64(littleEndian: words.0) & key.lowMask == key.low,
               UInt64(littleEndian: words.1) & key.highMask == key.high else { return false }
         offset += key.length
