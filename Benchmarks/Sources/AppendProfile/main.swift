@@ -5,7 +5,8 @@ import Foundation
 // Appends the issue-2 workload in durable batches of 1,000, or with `APPENDERS=N` as N threads
 // appending one event per call (group commit): a target for `perf record` on the append path.
 // `RAW=1` then appends the same record bytes through raw LMDB with no index, for the ratio;
-// `NO_INDEXER=1`, `INDEX_BATCH=N` and `MAX_LAG=N` vary the indexer.
+// `NO_INDEXER=1`, `INDEX_BATCH=N` and `MAX_LAG=N` vary the indexer; `REINDEX=1` (with
+// `NO_INDEXER=1`) then times indexing the whole log.
 let count = Int(ProcessInfo.processInfo.environment["BENCH_EVENTS"] ?? "") ?? 200_000
 let appenders = Int(ProcessInfo.processInfo.environment["APPENDERS"] ?? "") ?? 0
 let dir = freshDirectory("appendprofile")
@@ -33,6 +34,11 @@ if appenders > 0, ProcessInfo.processInfo.environment["TASKS"] != nil {
         }
     }
     print("append_batched: \(Int(Double(count) / elapsed)) events/s")
+    if ProcessInfo.processInfo.environment["REINDEX"] != nil {
+        // With `NO_INDEXER=1`: the whole log indexed at once, in the indexer's batches.
+        let indexSeconds = try seconds { _ = try store.reindex() }
+        print("reindex: \(Int(Double(count) / indexSeconds)) events/s")
+    }
     if ProcessInfo.processInfo.environment["RAW"] != nil {
         // The same record bytes through raw LMDB with no index, in this spell: the ratio's baseline.
         let records = RawLMDB(existing: dir, database: "events").records()
