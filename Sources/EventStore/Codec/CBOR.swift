@@ -47,6 +47,23 @@ public struct CBORWriter: Sendable {
 
     mutating func appendRawBytes(_ item: ArraySlice<UInt8>) { bytes.append(contentsOf: item) }
 
+    mutating func appendRawBytes(_ item: UnsafeRawBufferPointer) { bytes.append(contentsOf: item) }
+
+    /// A pre-encoded key, from its words: no array, so no reference counting and no lazily
+    /// initialised global per key written.
+    mutating func key(_ key: EncodedKey) {
+        withUnsafeBytes(of: key.low.littleEndian) { bytes.append(contentsOf: UnsafeRawBufferPointer(start: $0.baseAddress, count: min(8, key.length))) }
+        if key.length > 8 {
+            withUnsafeBytes(of: key.high.littleEndian) { bytes.append(contentsOf: UnsafeRawBufferPointer(start: $0.baseAddress, count: key.length - 8)) }
+        }
+    }
+
+    /// Empties the writer, keeping its storage, so that one writer serves record after record.
+    mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        sawNonFinite = false
+    }
+
     /// A text string of `length` bytes that `body` appends in place (for text assembled from
     /// parts, without building a `String` first).
     mutating func text(length: Int, _ body: (inout [UInt8]) -> Void) {
@@ -67,6 +84,11 @@ public struct CBORWriter: Sendable {
         try bytes.withUnsafeMutableBytes(body)
     }
 
+    /// The bytes written so far.
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBytes(body)
+    }
+
 
     public mutating func arrayHead(_ count: Int) { head(4, UInt64(count)) }
     public mutating func mapHead(_ count: Int) { head(5, UInt64(count)) }
@@ -76,16 +98,18 @@ public struct CBORWriter: Sendable {
     public mutating func double(_ value: Double) {
         if !value.isFinite { sawNonFinite = true }
         if value.isNaN { bytes.append(contentsOf: [0xf9, 0x7e, 0x00]); return }
-        #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
-        let half = Float16(value)
-        if Double(half) == value {
-            bytes.append(0xf9)
-            appendBigEndian(half.bitPattern)
-            return
-        }
-        #endif
+        // Single precision is tried first: a value no float holds (most measured values) needs
+        // no half-precision attempt, a conversion done in software here.
         let single = Float(value)
         if Double(single) == value {
+            #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+            let half = Float16(single)
+            if Float(half) == single {
+                bytes.append(0xf9)
+                appendBigEndian(half.bitPattern)
+                return
+            }
+            #endif
             bytes.append(0xfa)
             appendBigEndian(single.bitPattern)
             return
@@ -143,9 +167,8 @@ public struct CBORWriter: Sendable {
     @inline(__always)
     static func sortWords(_ key: String) -> (length: Int, high: UInt64, low: UInt64) {
         if let words = key.utf8.withContiguousStorageIfAvailable({ utf8 -> (Int, UInt64, UInt64) in
-            var words: (UInt64, UInt64) = (0, 0)
-            Swift.withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8).prefix(16))) }
-            return (utf8.count, UInt64(bigEndian: words.0), UInt64(bigEndian: words.1))
+            let name = NameWords(UnsafeRawBufferPointer(utf8))
+            return (utf8.count, name.first.byteSwapped, name.second.byteSwapped)
         }) { return words }
         var words: (UInt64, UInt64) = (0, 0)
         var length = 0

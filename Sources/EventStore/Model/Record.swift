@@ -50,55 +50,57 @@ enum Record {
         return w.bytes
     }
 
-    /// The stored record of `p` and its hash, built in one buffer: the header is reserved, the
-    /// canonical envelope written after it and hashed in place, then the header filled in.
-    static func encode(_ p: Parts, hasher: SHA256Hasher) -> (record: [UInt8], hash: Digest) {
-        var w = CBORWriter(capacity: headerSize + 160 + p.appender.bytes.count + p.node.utf8.count)
+    /// The stored record of `p`, built in `w` (emptied first; the writer appends record after
+    /// record into one reused buffer), and its hash: the header is reserved, the canonical
+    /// envelope written after it and hashed in place, then the header filled in.
+    static func encode(_ p: Parts, hasher: SHA256Hasher, into w: inout CBORWriter) -> Digest {
+        w.reset()
         w.appendZeros(headerSize)
         writeCanonical(p, to: &w)
-        let hash = w.withUnsafeMutableBytes { record -> Digest in
+        return w.withUnsafeMutableBytes { record -> Digest in
             let hash = hasher.digest(prev: p.prev, canonical: UnsafeRawBufferPointer(rebasing: record[headerSize...]))
             record[0] = formatVersion
             hash.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: record[1..<33]).copyMemory(from: $0) }
             record.storeBytes(of: UInt32(truncatingIfNeeded: p.appender.payloadCount).bigEndian, toByteOffset: 33, as: UInt32.self)
             return hash
         }
+    }
+
+    /// The stored record of `p` and its hash, in a buffer of its own.
+    static func encode(_ p: Parts, hasher: SHA256Hasher) -> (record: [UInt8], hash: Digest) {
+        var w = CBORWriter(capacity: headerSize + 160 + p.appender.bytes.count + p.node.utf8.count)
+        let hash = encode(p, hasher: hasher, into: &w)
         return (w.bytes, hash)
     }
 
-    /// Envelope keys, pre-encoded as CBOR text (the same encodings the decoder matches).
-    fileprivate enum Keys {
-        static let id = EncodedKey.bytes("id"), hlc = EncodedKey.bytes("hlc")
-        static let wall = EncodedKey.bytes("wall"), logical = EncodedKey.bytes("logical")
-        static let seq = EncodedKey.bytes("seq"), data = EncodedKey.bytes("data")
-        static let node = EncodedKey.bytes("node"), prev = EncodedKey.bytes("prev")
-        static let tags = EncodedKey.bytes("tags"), time = EncodedKey.bytes("time")
-        static let type = EncodedKey.bytes("type"), stream = EncodedKey.bytes("stream")
-        static let version = EncodedKey.bytes("version"), causation = EncodedKey.bytes("causation")
-        static let correlation = EncodedKey.bytes("correlation")
-    }
+    /// Envelope keys, as the words of their CBOR text (the encodings the reader matches). Literal
+    /// words are static data: keys kept as arrays cost a lazy-initialisation check and a retain
+    /// and release each time one was written, half of a record's assembly (`perf`).
+    typealias Keys = CanonicalEnvelope.Keys
 
     /// The canonical envelope: the store's parts placed between the appender's, in key order.
     private static func writeCanonical(_ p: Parts, to w: inout CBORWriter) {
         let a = p.appender
         w.mapHead(10 + a.optionalEntries)
-        w.appendRawBytes(Keys.id)
+        w.key(Keys.id)
         switch p.id {
         case .text(let id): w.string(id)
         case .generated(let node, let wall, let logical): IdKey.writeGeneratedID(node: node, wall: wall, logical: logical, to: &w)
         }
-        w.appendRawBytes(Keys.hlc); w.mapHead(2)
-        w.appendRawBytes(Keys.wall); w.int(p.hlc.wall)
-        w.appendRawBytes(Keys.logical); w.uint(UInt64(p.hlc.logical))
-        w.appendRawBytes(Keys.seq); w.uint(p.seq)
-        w.appendRawBytes(Keys.data); w.appendRawBytes(a.bytes[..<a.payloadCount])
-        w.appendRawBytes(Keys.node); w.string(p.node)
-        w.appendRawBytes(Keys.prev); w.digest(p.prev)
-        w.appendRawBytes(a.bytes[a.payloadCount..<a.tagsEnd])
-        w.appendRawBytes(Keys.time); w.int(p.time.nanoseconds)
-        w.appendRawBytes(a.bytes[a.tagsEnd..<a.namesEnd])
-        w.appendRawBytes(Keys.version); w.uint(p.version)
-        w.appendRawBytes(a.bytes[a.namesEnd...])
+        w.key(Keys.hlc); w.mapHead(2)
+        w.key(Keys.wall); w.int(p.hlc.wall)
+        w.key(Keys.logical); w.uint(UInt64(p.hlc.logical))
+        w.key(Keys.seq); w.uint(p.seq)
+        a.bytes.withUnsafeBytes { parts in
+            w.key(Keys.data); w.appendRawBytes(UnsafeRawBufferPointer(rebasing: parts[..<a.payloadCount]))
+            w.key(Keys.node); w.string(p.node)
+            w.key(Keys.prev); w.digest(p.prev)
+            w.appendRawBytes(UnsafeRawBufferPointer(rebasing: parts[a.payloadCount..<a.tagsEnd]))
+            w.key(Keys.time); w.int(p.time.nanoseconds)
+            w.appendRawBytes(UnsafeRawBufferPointer(rebasing: parts[a.tagsEnd..<a.namesEnd]))
+            w.key(Keys.version); w.uint(p.version)
+            w.appendRawBytes(UnsafeRawBufferPointer(rebasing: parts[a.namesEnd...]))
+        }
     }
 
     /// The canonical bytes of a complete event, for recomputing its hash from any form of it
@@ -320,15 +322,15 @@ struct AppenderParts: Sendable {
         var optional = 0
         if !tags.isEmpty {
             optional += 1
-            w.appendRawBytes(Record.Keys.tags); w.mapHead(tags.count)
+            w.key(Record.Keys.tags); w.mapHead(tags.count)
             CBORWriter.forEachInCanonicalOrder(tags) { key, value in w.string(key); w.string(value) }
         }
         tagsEnd = w.bytes.count
-        w.appendRawBytes(Record.Keys.type); w.string(type)
-        w.appendRawBytes(Record.Keys.stream); w.string(stream)
+        w.key(Record.Keys.type); w.string(type)
+        w.key(Record.Keys.stream); w.string(stream)
         namesEnd = w.bytes.count
-        if let causation { optional += 1; w.appendRawBytes(Record.Keys.causation); w.string(causation) }
-        if let correlation { optional += 1; w.appendRawBytes(Record.Keys.correlation); w.string(correlation) }
+        if let causation { optional += 1; w.key(Record.Keys.causation); w.string(causation) }
+        if let correlation { optional += 1; w.key(Record.Keys.correlation); w.string(correlation) }
         optionalEntries = optional
         bytes = w.bytes
     }

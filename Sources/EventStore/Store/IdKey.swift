@@ -14,12 +14,20 @@ enum IdKey {
     }
 
     static func make(node: String, wall: Int64, logical: UInt32) -> [UInt8] {
-        var key: [UInt8] = [1]
+        var key: [UInt8] = []
+        make(node: node, wall: wall, logical: logical, into: &key)
+        return key
+    }
+
+    /// The key of a generated id, in `key` (emptied first): the writer reuses one buffer for
+    /// every event instead of allocating a key each.
+    static func make(node: String, wall: Int64, logical: UInt32, into key: inout [UInt8]) {
+        key.removeAll(keepingCapacity: true)
         key.reserveCapacity(13 + node.utf8.count)
+        key.append(1)
         withUnsafeBytes(of: UInt64(bitPattern: wall).bigEndian) { key.append(contentsOf: $0) }
         withUnsafeBytes(of: logical.bigEndian) { key.append(contentsOf: $0) }
         key.append(contentsOf: node.utf8)
-        return key
     }
 
     /// The id the store generates for an event without one.
