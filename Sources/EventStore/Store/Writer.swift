@@ -295,12 +295,13 @@ struct AppendTransaction {
         let version = try advanceStream(item.stream, to: seq)
         let parts = Record.Parts(seq: seq, id: id, time: item.time ?? now, hlc: hlc, node: node, version: version,
                                  prev: head.hash, appender: item.parts)
-        head.hash = Record.encode(parts, hasher: hasher, into: &record)
+        let hash = Record.encode(parts, hasher: hasher, into: &record)
         var key = seq.bigEndian
         try withUnsafeBytes(of: &key) { key in
             try record.withBytes { _ = try self.txn.put(self.txn.dbs.events, key, $0, flags: MDB_APPEND) }
         }
         head.seq = seq
+        head.hash = hash
         return seq
     }
 
