@@ -35,6 +35,24 @@ struct CodecTests {
         #expect(ordered == expected)
     }
 
+    @Test("the key sort orders like the standard sort for every size and shape, by quicksort or by heapsort alone")
+    func keySort() {
+        var random = SplitMix64(seed: 3)
+        let sizes = Array(0...40) + [100, 255, 1_000, 5_000]
+        for size in sizes {
+            let shuffled = (0..<size).map { _ in Int(random.next() % UInt64(max(1, size / 2))) }
+            let shapes: [[Int]] = [shuffled, shuffled.sorted(), shuffled.sorted(by: >), Array(repeating: 7, count: size),
+                                   (0..<size).map { $0 < size / 2 ? $0 : size - $0 }]
+            for (shape, values) in shapes.enumerated() {
+                for depthLimit in [nil, 0, 1] {
+                    var sorted = values
+                    sorted.withUnsafeMutableBufferPointer { introsort($0, depthLimit: depthLimit, by: <) }
+                    #expect(sorted == values.sorted(), "size \(size), shape \(shape), depth \(String(describing: depthLimit))")
+                }
+            }
+        }
+    }
+
     @Test("interned names equal freshly decoded ones, byte for byte; invalid UTF-8 is refused even beside cached names")
     func interning() throws {
         let interner = StringInterner()

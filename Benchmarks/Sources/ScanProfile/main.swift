@@ -52,6 +52,16 @@ if let loops = Int(ProcessInfo.processInfo.environment["IN_PLACE_STATS"] ?? "") 
     print("stats in place: \(state.events)")
     exit(0)
 }
+// `ENCODE_ONLY=N`: only N encodings of the `stats` state after the whole log, for a profiler.
+if let loops = Int(ProcessInfo.processInfo.environment["ENCODE_ONLY"] ?? "") {
+    let projection = StatsProjection()
+    var state = projection.initialState
+    try store.scanRecords { projection.apply($0, to: &state); return true }
+    var bytes = 0
+    let elapsed = try seconds { for _ in 0..<loops { bytes = try projection.encode(state).bytes.count } }
+    print("encode one stats snapshot (\(bytes) bytes): \(String(format: "%.3f", elapsed / Double(max(1, loops)) * 1000)) ms")
+    exit(0)
+}
 // `REBUILD_ONLY=N`: only N `stats` rebuilds (snapshots every 10,000 events), for a profiler.
 if let loops = Int(ProcessInfo.processInfo.environment["REBUILD_ONLY"] ?? "") {
     for _ in 0..<loops {
