@@ -36,12 +36,8 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
 
     private var pendingRepairs: Set<UInt64>
     /// Snapshot points per catch-up replay: enough to keep the parallel decoding busy across
-    /// several intervals.
+    /// several intervals, few enough that their encodings take little memory.
     private static var snapshotsPerSegment: Int { 8 }
-    /// Encoded snapshots wait for one commit until they hold this many bytes (or the catch-up
-    /// ends): a commit per segment, a sync each, had been a sixth of a `stats` rebuild, and the
-    /// bound keeps memory flat in the log's length whatever a state weighs.
-    private static var pendingSnapshotBytes: Int { 8 << 20 }
     private var waiters: [(seq: UInt64, continuation: CheckedContinuation<Bool, Never>)] = []
     /// Set when `run()` ends (by cancellation, error or the store closing).
     private var ended = false
@@ -58,35 +54,27 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
         try lock.withLock { () throws(ProjectionError) -> Int in
             let head = try storeStep { try replay.store.head().seq }
             let start = applied
-            // Segments are applied to a copy, adopted once their snapshots are saved: a failure
-            // (a state that cannot be encoded, a store error) leaves the runner's state and
-            // position as they were at the last save, consistent with each other.
-            var next = current
-            var reached = applied
-            var pending: [(seq: UInt64, state: [UInt8], digest: Digest)] = []
-            var pendingBytes = 0
-            while reached < head {
+            while applied < head {
                 // Up to `snapshotsPerSegment` snapshot points go into one replay, decoded in
-                // parallel end to end; their states are encoded as the replay passes them.
+                // parallel end to end; their states are encoded as the replay passes them and
+                // saved in one commit after it, so memory holds at most that many encodings.
                 var boundaries: [UInt64] = []
-                var cursor = reached
+                var cursor = applied
                 while boundaries.count < Self.snapshotsPerSegment, let due = nextSnapshot(after: cursor), due <= head {
                     boundaries.append(due)
                     cursor = due
                 }
                 let end = boundaries.count == Self.snapshotsPerSegment ? cursor : head
-                let (segmentEnd, encoded) = try replay.replay(&next, from: reached, through: end, encodingAt: boundaries)
-                reached = segmentEnd
-                pending += encoded.map { ($0.seq, $0.state.bytes, $0.state.digest) }
-                pendingBytes += encoded.reduce(0) { $0 + $1.state.bytes.count }
-                if pendingBytes >= Self.pendingSnapshotBytes || reached >= head {
-                    try storeStep { try store.saveSnapshots(name: projection.name, version: projection.version, pending) }
-                    pendingRepairs.subtract(pending.map(\.seq))
-                    current = next
-                    applied = reached
-                    pending.removeAll(keepingCapacity: true)
-                    pendingBytes = 0
-                }
+                // The segment is applied to a copy, adopted once its snapshots are saved: a
+                // failure (a state that cannot be encoded, a store error) leaves the runner's
+                // state and position as they were, consistent with each other.
+                var next = current
+                let (reached, encoded) = try replay.replay(&next, from: applied, through: end, encodingAt: boundaries)
+                let snapshots = encoded.map { ($0.seq, $0.state.bytes, $0.state.digest) }
+                try storeStep { try store.saveSnapshots(name: projection.name, version: projection.version, snapshots) }
+                current = next
+                applied = reached
+                pendingRepairs.subtract(encoded.map(\.seq))
             }
             wakeWaiters()
             return Int(applied - start)
