@@ -41,6 +41,11 @@ struct QueryTests {
         ]
     }
 
+    /// A store whose indexes move only when a test moves them, `batchSize` events at a time.
+    static func indexedByHand(_ dir: TemporaryDirectory, _ clock: ManualClock, batchSize: Int) throws -> EventStore {
+        try makeStore(dir, clock: clock) { $0.indexesInBackground = false; $0.indexBatchSize = batchSize }
+    }
+
     /// The expected answer: a brute-force filter, ordered as EventQuery documents.
     static func expected(_ q: EventQuery, _ all: [Event]) -> [Event] {
         var out = all.filter(q.matches)
@@ -54,9 +59,8 @@ struct QueryTests {
 
     @Test("results equal a brute-force filter with no index, a partial index and a full index")
     func exactAtEveryCheckpoint() throws {
-        let dir = TemporaryDirectory()
-        let clock = ManualClock(Timestamp(seconds: 1_795_000_000))
-        let store = try makeStore(dir, clock: clock) { $0.indexesInBackground = false; $0.indexBatchSize = 97 }
+        let dir = TemporaryDirectory(), clock = ManualClock(Timestamp(seconds: 1_795_000_000))
+        let store = try Self.indexedByHand(dir, clock, batchSize: 97)
         defer { store.close() }
         let all = try Self.populate(store, clock: clock, count: 600, seed: 42)
         let queries = Self.queries(from: all)
@@ -75,10 +79,9 @@ struct QueryTests {
 
     @Test("indexing again over entries already written (a checkpoint moved back) adds none twice and misses none")
     func reindexOverExistingEntries() throws {
-        let dir = TemporaryDirectory()
-        let clock = ManualClock(Timestamp(seconds: 1_795_000_000))
+        let dir = TemporaryDirectory(), clock = ManualClock(Timestamp(seconds: 1_795_000_000))
         // Batches of 140 from 100: the one of 381...520 holds entries already written and new ones.
-        let store = try makeStore(dir, clock: clock) { $0.indexesInBackground = false; $0.indexBatchSize = 140 }
+        let store = try Self.indexedByHand(dir, clock, batchSize: 140)
         defer { store.close() }
         _ = try Self.populate(store, clock: clock, count: 400, seed: 7)
         try store.reindex()

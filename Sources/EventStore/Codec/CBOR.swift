@@ -43,10 +43,6 @@ public struct CBORWriter: Sendable {
         bytes.append(contentsOf: value)
     }
 
-    mutating func appendRawBytes(_ item: [UInt8]) { bytes.append(contentsOf: item) }
-
-    mutating func appendRawBytes(_ item: ArraySlice<UInt8>) { bytes.append(contentsOf: item) }
-
     mutating func appendRawBytes(_ item: UnsafeRawBufferPointer) { bytes.append(contentsOf: item) }
 
     /// A pre-encoded key, from its words: no array, so no reference counting and no lazily

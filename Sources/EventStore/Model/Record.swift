@@ -66,13 +66,6 @@ enum Record {
         }
     }
 
-    /// The stored record of `p` and its hash, in a buffer of its own.
-    static func encode(_ p: Parts, hasher: SHA256Hasher) -> (record: [UInt8], hash: Digest) {
-        var w = CBORWriter(capacity: headerSize + 160 + p.appender.bytes.count + p.node.utf8.count)
-        let hash = encode(p, hasher: hasher, into: &w)
-        return (w.bytes, hash)
-    }
-
     /// Envelope keys, as the words of their CBOR text (the encodings the reader matches). Literal
     /// words are static data: keys kept as arrays cost a lazy-initialisation check and a retain
     /// and release each time one was written, half of a record's assembly (`perf`).
