@@ -55,6 +55,15 @@ public protocol Projection: Sendable {
     /// them as a run. Must end in exactly the state the one-by-one form gives: the determinism
     /// check compares the two.
     func apply(_ records: RecordRun, to state: inout State)
+
+    /// How to combine runs applied apart, for a projection that allows it:
+    /// `combine(&state, later)`, where `later` is a run applied to `initialState`, must leave
+    /// in `state` exactly what applying that run to `state` gives. Counts and sums combine, as
+    /// do "latest value" fields. Replays then apply runs on several cores at once, each to the
+    /// initial state, and combine the results in log order. nil (the default): runs are
+    /// applied in order, on one thread. The determinism check covers the combination: its
+    /// from-scratch and snapshot states are built this way, the incremental one event by event.
+    var combineRuns: (@Sendable (inout State, State) -> Void)? { get }
 }
 
 extension Projection {
@@ -66,6 +75,8 @@ extension Projection {
     }
 
     public var readsRecordsInPlace: Bool { false }
+
+    public var combineRuns: (@Sendable (inout State, State) -> Void)? { nil }
 
     public func apply(_ records: RecordRun, to state: inout State) {
         apply(records.map { $0.event() }[...], to: &state)

@@ -35,9 +35,8 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
     }
 
     private var pendingRepairs: Set<UInt64>
-    /// Snapshot points per catch-up replay: enough to keep the parallel decoding busy across
-    /// several intervals, few enough that their encodings take little memory.
-    private static var snapshotsPerSegment: Int { 8 }
+    /// Snapshots saved per commit during a catch-up: few commits, and few encodings held.
+    private static var snapshotsPerSave: Int { 8 }
     private var waiters: [(seq: UInt64, continuation: CheckedContinuation<Bool, Never>)] = []
     /// Set when `run()` ends (by cancellation, error or the store closing).
     private var ended = false
@@ -54,29 +53,22 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
         try lock.withLock { () throws(ProjectionError) -> Int in
             let head = try storeStep { try replay.store.head().seq }
             let start = applied
-            while applied < head {
-                // Up to `snapshotsPerSegment` snapshot points go into one replay, decoded in
-                // parallel end to end; their states are encoded as the replay passes them and
-                // saved in one commit after it, so memory holds at most that many encodings.
-                var boundaries: [UInt64] = []
-                var cursor = applied
-                while boundaries.count < Self.snapshotsPerSegment, let due = nextSnapshot(after: cursor), due <= head {
-                    boundaries.append(due)
-                    cursor = due
-                }
-                let end = boundaries.count == Self.snapshotsPerSegment ? cursor : head
-                // The segment is applied to a copy, adopted once its snapshots are saved: a
-                // failure (a state that cannot be encoded, a store error) leaves the runner's
-                // state and position as they were, consistent with each other.
-                var next = current
-                let (reached, encoded) = try replay.replay(&next, from: applied, through: end, encodingAt: boundaries)
+            // One replay to the head, decoded in parallel end to end. Snapshot states are
+            // encoded as it passes them and saved in groups, one commit each, while it goes on;
+            // the runner adopts a state only once the snapshots up to it are saved, so a
+            // failure (a state that cannot be encoded, a store error) leaves the runner's state
+            // and position consistent with each other and with the checkpoint.
+            var points = SnapshotPoints(projection, after: applied, interval: snapshotInterval,
+                                        extra: Array(pendingRepairs), groupSize: Self.snapshotsPerSave)
+            var next = current
+            _ = try replay.replay(&next, from: applied, through: head, snapshots: &points) { encoded, state, seq throws(ProjectionError) in
                 let snapshots = encoded.map { ($0.seq, $0.state.bytes, $0.state.digest) }
                 try storeStep { try store.saveSnapshots(name: projection.name, version: projection.version, snapshots) }
-                current = next
-                applied = reached
+                current = state
+                applied = seq
                 pendingRepairs.subtract(encoded.map(\.seq))
+                wakeWaiters()
             }
-            wakeWaiters()
             return Int(applied - start)
         }
     }
@@ -141,15 +133,6 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
     /// state is untouched.
     public func state(at point: ReplayPoint) throws(ProjectionError) -> (seq: UInt64, state: P.State) {
         try replay.state(at: point)
-    }
-
-    /// The next seq at which a snapshot is due: a multiple of the interval, or a damaged
-    /// snapshot to rewrite.
-    private func nextSnapshot(after seq: UInt64) -> UInt64? {
-        let repair = pendingRepairs.filter { $0 > seq }.min()
-        guard snapshotInterval > 0 else { return repair }
-        let regular = (seq / snapshotInterval + 1) * snapshotInterval
-        return min(regular, repair ?? regular)
     }
 
     private func snapshotIfDue() throws(ProjectionError) {

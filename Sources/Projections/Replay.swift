@@ -47,18 +47,50 @@ public struct Replay<P: Projection>: Sendable {
 
     /// Applies events `position + 1 ... seq`; returns the new position.
     func replay(_ state: inout P.State, from position: UInt64, through seq: UInt64) throws(ProjectionError) -> UInt64 {
-        try replay(&state, from: position, through: seq, encodingAt: []).position
+        var points = SnapshotPoints.none(projection)
+        return try replay(&state, from: position, through: seq, snapshots: &points) { _, _, _ throws(ProjectionError) in }
     }
 
-    /// Applies events `position + 1 ... seq`, encoding the state as it passes each seq of
-    /// `boundaries` (ascending); returns the new position and those encodings.
-    func replay(_ state: inout P.State, from position: UInt64, through seq: UInt64,
-                encodingAt boundaries: [UInt64]) throws(ProjectionError) -> (position: UInt64, encoded: [(seq: UInt64, state: EncodedState)]) {
-        guard seq > position else { return (position, []) }
-        if projection.replaysInPlace { return try replayInPlace(&state, from: position, through: seq, encodingAt: boundaries) }
+    /// Applies events `position + 1 ... seq`, encoding the state at each of `points` as it
+    /// passes them; returns the new position. `deliver` gets each full group of encodings with
+    /// the state after the last of them and its seq, then, at the end, the encodings left with
+    /// the state where the replay stopped. The replay goes on while encodings and deliveries
+    /// happen, so a catch-up of a long log is one scan, not one per group. An error (from
+    /// `deliver` too) ends it; what was delivered before stands.
+    func replay(_ state: inout P.State, from position: UInt64, through seq: UInt64, snapshots points: inout SnapshotPoints<P>,
+                deliver: (SnapshotPoints<P>.Encoded, P.State, UInt64) throws(ProjectionError) -> Void) throws(ProjectionError) -> UInt64 {
+        guard seq > position else { return position }
+        // Errors of `deliver` are kept here and rethrown: the scan would wrap them as store errors.
+        var failure: ProjectionError?
+        func passPoint(_ state: P.State) -> Bool {
+            do throws(ProjectionError) {
+                let at = points.next
+                if let group = try points.reached(state) { try deliver(group, state, at) }
+                return true
+            } catch {
+                failure = error
+                return false
+            }
+        }
+        let reached: UInt64
+        if let combine = projection.combineRuns {
+            reached = try replayCombining(&state, from: position, through: seq, combine: combine, schedule: points.schedule,
+                                          points: { points.next }, passPoint: passPoint)
+        } else if projection.replaysInPlace {
+            reached = try replayInPlace(&state, from: position, through: seq, points: { points.next }, passPoint: passPoint)
+        } else {
+            reached = try replayEvents(&state, from: position, through: seq, points: { points.next }, passPoint: passPoint)
+        }
+        if let failure { throw failure }
+        try deliver(try points.takeEncodings(), state, reached)
+        return reached
+    }
+
+    /// `replay` for decoded events: `passPoint` is called with the state at each snapshot
+    /// point (`nextPoint()`), and a false return stops the replay.
+    private func replayEvents(_ state: inout P.State, from position: UInt64, through seq: UInt64,
+                              points nextPoint: () -> UInt64, passPoint: (P.State) -> Bool) throws(ProjectionError) -> UInt64 {
         let projection = self.projection
-        let encodings = BackgroundEncodings(projection)
-        var next = boundaries.firstIndex { $0 > position } ?? boundaries.endIndex
         // Events are handed to the projection in runs (see `Projection.apply(_:to:)`), cut at
         // every snapshot point.
         var run: [Event] = []
@@ -73,18 +105,16 @@ public struct Replay<P: Projection>: Sendable {
         let reached = try storeStep {
             try store.scanInParallel(from: position + 1, through: seq, fields: projection.fields, chunkSize: chunkSize) { event in
                 run.append(event)
-                guard next < boundaries.endIndex, event.seq == boundaries[next] else {
+                guard event.seq == nextPoint() else {
                     if run.count == Self.runLength { applyRun() }
                     return true
                 }
                 applyRun()
-                next += 1
-                encodings.encode(state, at: event.seq)
-                return true
+                return passPoint(state)
             }
         }
         applyRun()
-        return (reached, try encodings.finish())
+        return reached
     }
 
     /// `replay` for a projection that reads records in place: runs of records viewed where
@@ -93,27 +123,58 @@ public struct Replay<P: Projection>: Sendable {
     /// spread over thousands of records: in runs of 1,024 over 2,000 streams nearly every
     /// record brought a new name.
     private func replayInPlace(_ state: inout P.State, from position: UInt64, through seq: UInt64,
-                               encodingAt boundaries: [UInt64]) throws(ProjectionError) -> (position: UInt64, encoded: [(seq: UInt64, state: EncodedState)]) {
+                               points nextPoint: () -> UInt64, passPoint: (P.State) -> Bool) throws(ProjectionError) -> UInt64 {
         let projection = self.projection
-        let encodings = BackgroundEncodings(projection)
-        var next = boundaries.firstIndex { $0 > position } ?? boundaries.endIndex
-        let reached = try storeStep {
-            try store.scanRecordsInParallel(from: position + 1, through: seq, chunkSize: Self.inPlaceChunkSize(position, seq),
-                                            runLength: Self.inPlaceChunkSize(position, seq)) { run in
+        let chunkSize = Self.inPlaceChunkSize(position, seq)
+        return try storeStep {
+            try store.scanRecordsInParallel(from: position + 1, through: seq, chunkSize: chunkSize, runLength: chunkSize) { run in
                 var start = run.startIndex
                 // Records of a run have consecutive seqs: a snapshot point's index follows.
-                while next < boundaries.endIndex, start < run.endIndex, boundaries[next] <= run[run.endIndex - 1].seq {
-                    let cut = start + Int(boundaries[next] - run[start].seq) + 1
+                while start < run.endIndex, nextPoint() <= run[run.endIndex - 1].seq {
+                    let cut = start + Int(nextPoint() - run[start].seq) + 1
                     projection.apply(run[start..<cut], to: &state)
-                    encodings.encode(state, at: boundaries[next])
-                    next += 1
                     start = cut
+                    if !passPoint(state) { return false }
                 }
                 if start < run.endIndex { projection.apply(run[start..<run.endIndex], to: &state) }
                 return true
             }
         }
-        return (reached, try encodings.finish())
+    }
+
+    /// `replay` for a projection whose runs combine (`Projection.combineRuns`): each chunk is
+    /// applied to the initial state on the core that read it, and this thread only combines
+    /// the results in log order. Chunks end at every snapshot point, so that the state there
+    /// is whole.
+    private func replayCombining(_ state: inout P.State, from position: UInt64, through seq: UInt64,
+                                 combine: (inout P.State, P.State) -> Void, schedule: SnapshotSchedule,
+                                 points nextPoint: () -> UInt64, passPoint: (P.State) -> Bool) throws(ProjectionError) -> UInt64 {
+        let projection = self.projection
+        let initial = projection.initialState
+        // The first point at or after a chunk's first seq ends it.
+        let endsAt: @Sendable (UInt64) -> UInt64 = { low in schedule.point(after: low - 1) }
+        func absorb(_ later: P.State, _ range: ClosedRange<UInt64>) -> Bool {
+            combine(&state, later)
+            return range.upperBound == nextPoint() ? passPoint(state) : true
+        }
+        return try storeStep {
+            if projection.replaysInPlace {
+                return try store.summarizeRecordsInParallel(
+                    from: position + 1, through: seq, chunkSize: Self.combiningChunkSize(position, seq), endsAt: endsAt,
+                    summarize: { run in
+                        var applied = initial
+                        projection.apply(run, to: &applied)
+                        return applied
+                    }, absorb)
+            }
+            return try store.summarizeInParallel(
+                from: position + 1, through: seq, fields: projection.fields, chunkSize: Self.combiningChunkSize(position, seq), endsAt: endsAt,
+                summarize: { events in
+                    var applied = initial
+                    projection.apply(events, to: &applied)
+                    return applied
+                }, absorb)
+        }
     }
 
     /// Chunks of a parallel replay: an eighth of the gap, within 1,024...16,384 events:
@@ -129,6 +190,15 @@ public struct Replay<P: Projection>: Sendable {
     /// that memory stays small and the same for any replay past 64K records.
     static func inPlaceChunkSize(_ position: UInt64, _ seq: UInt64) -> Int {
         min(8_192, chunkSize(position, seq))
+    }
+
+    /// Chunks of a combining replay: each chunk's result is a whole state, made and combined
+    /// once per chunk, so chunks are larger, a quarter of the gap within 2,048...10,000. Ten
+    /// thousand, the default snapshot interval, makes a rebuild one chunk per interval, and
+    /// keeps the memory of in-place chunks (copies of their records) the same for any replay
+    /// past 40,000 events.
+    static func combiningChunkSize(_ position: UInt64, _ seq: UInt64) -> Int {
+        Int(min(10_000, max(2_048, (seq - position) / 4)))
     }
 
     /// The newest intact snapshot of this version at or before `seq` (else the initial state),

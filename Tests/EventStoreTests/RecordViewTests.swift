@@ -63,6 +63,72 @@ struct RecordViewTests {
         #expect(try store.scanRecordsInParallel(from: 10, chunkSize: 16, runLength: 4) { _ in false } == 13)
     }
 
+    @Test("summaries: every record summarised once, in order, in chunks cut where asked; records or events, parallel or inline")
+    func summariesCoverTheLogInOrder() throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        _ = try store.appendBlocking(Self.variedEvents(1_000))
+        let events = try store.read().collect()
+        // Chunks must end at every multiple of 70 and hold at most `size` records; 1,000
+        // records make several chunks (parallel) with 64, two chunks' worth fewer (inline) with 600.
+        let endsAt: @Sendable (UInt64) -> UInt64 = { low in (low + 69) / 70 * 70 }
+        for size in [64, 600] {
+            for inPlace in [true, false] {
+                var ranges: [ClosedRange<UInt64>] = []
+                let summarize: @Sendable ([String]) -> [String] = { $0 }
+                func absorb(_ types: [String], _ range: ClosedRange<UInt64>) -> Bool {
+                    #expect(types == events[Int(range.lowerBound) - 1..<Int(range.upperBound)].map(\.type))
+                    ranges.append(range)
+                    return true
+                }
+                let last = inPlace
+                    ? try store.summarizeRecordsInParallel(from: 5, chunkSize: size, endsAt: endsAt,
+                                                           summarize: { run in summarize(run.map(\.type.string)) }, absorb)
+                    : try store.summarizeInParallel(from: 5, fields: .envelope, chunkSize: size, endsAt: endsAt,
+                                                    summarize: { events in summarize(events.map(\.type)) }, absorb)
+                #expect(last == 1_000)
+                #expect(ranges.first?.lowerBound == 5 && ranges.last?.upperBound == 1_000)
+                #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound + 1 == $1.lowerBound })
+                #expect(ranges.allSatisfy { $0.count <= size }, "size \(size)")
+                // No chunk runs past a multiple of 70, and the ones before it are balanced.
+                #expect(ranges.allSatisfy { ($0.lowerBound - 1) / 70 == ($0.upperBound - 1) / 70 }, "size \(size)")
+                if size == 64 { #expect(ranges.contains(71...105) && ranges.contains(106...140)) }
+            }
+        }
+        // Stopping early reports the last seq handed over: 1,000 records in chunks of at most
+        // 64 are sixteen chunks of 63 (the last 55).
+        #expect(try store.summarizeRecordsInParallel(chunkSize: 64, summarize: { $0.count }) { _, _ in false } == 63)
+    }
+
+    @Test("a damaged record ends a summary with a typed error naming it; the chunks before it are delivered")
+    func summaryOverDamage() throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        _ = try store.appendBlocking(Self.variedEvents(400))
+        try store.env.write { txn in
+            guard var record = try txn.get(txn.dbs.events, Key.seq(300)).map(Array.init) else { return }
+            record[0] = 0xee  // no such format version
+            try txn.put(txn.dbs.events, Key.seq(300), record)
+        }
+        for inPlace in [true, false] {
+            var delivered: [ClosedRange<UInt64>] = []
+            do {
+                if inPlace {
+                    try store.summarizeRecordsInParallel(chunkSize: 50, summarize: { $0.count }) { _, range in delivered.append(range); return true }
+                } else {
+                    try store.summarizeInParallel(chunkSize: 50, summarize: { $0.count }) { _, range in delivered.append(range); return true }
+                }
+                Issue.record("the summary passed over a damaged record (in place: \(inPlace))")
+            } catch let error {
+                guard case .corrupt(let seq, _) = error else { Issue.record("unexpected error \(error)"); continue }
+                #expect(seq == 300)
+            }
+            #expect(delivered.last?.upperBound == 250, "in place: \(inPlace)")
+        }
+    }
+
     @Test("what the straight-through reader accepts, the key-by-key reader reads the same; damage is refused by both")
     func straightThroughAgreesWithGeneralReader() throws {
         let dir = TemporaryDirectory()

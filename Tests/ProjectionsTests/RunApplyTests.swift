@@ -52,4 +52,51 @@ struct RunApplyTests {
         let inPlace = try DeterminismCheck.run(DropsLastRecord(), seed: 5, events: 300, generate: genericEvent)
         #expect(!inPlace.disagreements.isEmpty)
     }
+
+    @Test("the determinism check catches runs that do not combine as the projection claims", arguments: [false, true])
+    func catchesBadCombiner(inPlace: Bool) throws {
+        /// Claims its runs combine, but keeps the earlier state's last seq where the later
+        /// run's belongs.
+        struct KeepsFirst: Projection {
+            let inPlace: Bool
+            var name: String { "keeps-first" }
+            var version: UInt32 { 1 }
+            var initialState: [UInt64] { [0, 0] }
+            var fields: EventFields { .envelope }
+            var readsRecordsInPlace: Bool { inPlace }
+            func apply(_ event: Event, to state: inout [UInt64]) { state = [state[0] + 1, event.seq] }
+            var combineRuns: (@Sendable (inout [UInt64], [UInt64]) -> Void)? { { state, later in state[0] += later[0] } }
+        }
+        let report = try DeterminismCheck.run(KeepsFirst(inPlace: inPlace), seed: 9, events: 300, generate: genericEvent)
+        #expect(!report.disagreements.isEmpty)
+    }
+
+    @Test("stats and streams combine runs applied apart into exactly the state of one sequential pass")
+    func combinersAgree() throws {
+        let dir = TemporaryDirectory()
+        let store = try EventStore.open(at: dir.store())
+        defer { store.close() }
+        var rng = SplitMix64(seed: 11)
+        _ = try store.appendBlocking((0..<2_000).map { genericEvent(&rng, $0) })
+        var events: [Event] = []
+        try store.scan(fields: .envelope) { events.append($0); return true }
+        func check<P: Projection>(_ projection: P) throws {
+            let combine = try #require(projection.combineRuns)
+            var sequential = projection.initialState
+            projection.reduce(events, into: &sequential)
+            // Runs split at random points, each applied to the initial state, then combined.
+            var combined = projection.initialState
+            var start = 0
+            while start < events.count {
+                let end = min(events.count, start + 1 + Int(rng.next() % 300))
+                var later = projection.initialState
+                projection.reduce(events[start..<end], into: &later)
+                combine(&combined, later)
+                start = end
+            }
+            #expect(try projection.encode(combined) == projection.encode(sequential), "\(projection.name)")
+        }
+        try check(StatsProjection())
+        try check(StreamsProjection())
+    }
 }

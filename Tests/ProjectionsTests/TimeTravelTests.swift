@@ -101,18 +101,20 @@ struct TimeTravelTests {
     /// Keeps the last seq as a number, which cannot be encoded once it is infinite (at seq 150).
     struct LastSeq: Projection {
         let inPlace: Bool
+        /// The state after this seq holds infinity, which the encoding refuses.
+        var failAt: UInt64 = 150
+        var snapshotInterval: UInt64 = 50
         var name: String { "last-seq" }
         var version: UInt32 { 1 }
         var initialState: [String: Double] { [:] }
         var fields: EventFields { .envelope }
-        var snapshotInterval: UInt64 { 50 }
         var readsRecordsInPlace: Bool { inPlace }
         func apply(_ event: Event, to state: inout [String: Double]) {
-            state["last"] = event.seq == 150 ? .infinity : Double(event.seq)
+            state["last"] = event.seq == failAt ? .infinity : Double(event.seq)
         }
     }
 
-    @Test("a state that cannot be encoded stops a catch-up with a typed error: nothing of the segment saved, the runner where it was",
+    @Test("a state that cannot be encoded stops a catch-up with a typed error: nothing saved before the first snapshot, the runner where it was",
           arguments: [false, true])
     func unencodableState(inPlace: Bool) throws {
         let dir = TemporaryDirectory()
@@ -129,6 +131,29 @@ struct TimeTravelTests {
         #expect(runner.position == 0)
         #expect(runner.state.isEmpty)
         #expect(try store.snapshots(name: "last-seq").isEmpty)
+    }
+
+    @Test("a catch-up that fails part way keeps the snapshots saved before the failure; the runner stands at the last of them",
+          arguments: [false, true])
+    func failurePartWay(inPlace: Bool) throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        try appendGeneric(store, count: 3_000)
+        let runner = try ProjectionRunner(store: store, projection: LastSeq(inPlace: inPlace, failAt: 2_500, snapshotInterval: 10))
+        #expect(throws: ProjectionError.self) { try runner.catchUp() }
+        let saved = try store.snapshots(name: "last-seq").map(\.seq)
+        // Snapshots are saved in groups as the catch-up goes: most of those before the
+        // failure are kept, and the runner holds exactly the state of the newest.
+        #expect(runner.position >= 2_000 && runner.position < 2_500)
+        #expect(saved == Array(stride(from: 10, through: runner.position, by: 10)))
+        #expect(runner.state == ["last": Double(runner.position)])
+        #expect(try store.projectionCheckpoint(name: "last-seq")?.seq == runner.position)
+        // Once the fault is gone (a fixed projection), the runner resumes from there.
+        let fixed = try ProjectionRunner(store: store, projection: LastSeq(inPlace: inPlace, failAt: 0, snapshotInterval: 10))
+        #expect(fixed.position == runner.position)
+        #expect(try fixed.catchUp() == 3_000 - Int(runner.position))
+        #expect(fixed.state == ["last": 3_000])
     }
 
     @Test("points: a seq must be in the log; a time picks the last event at or before it")

@@ -46,7 +46,16 @@ public func freshDirectory(_ name: String) -> String {
     let path = FileManager.default.temporaryDirectory.path + "/recovery-bench-\(name)-\(getpid())"
     try? FileManager.default.removeItem(atPath: path)
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    freshDirectories.append(path)
     return path
+}
+
+nonisolated(unsafe) private var freshDirectories: [String] = []
+
+/// Removes every directory `freshDirectory` made in this process (stores must be closed).
+public func removeFreshDirectories() {
+    for path in freshDirectories { try? FileManager.default.removeItem(atPath: path) }
+    freshDirectories.removeAll()
 }
 
 /// One result line: `bench <name> <value> <unit> vs <baseline> <value> <unit> ratio <r>`.

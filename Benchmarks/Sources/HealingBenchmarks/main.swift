@@ -61,3 +61,4 @@ let scenarioSeconds = try await {
 report("scenario_\(actions)_actions_total", scenarioSeconds, "s")
 report("scenario_actions_per_second", Double(actions) / scenarioSeconds, "actions/s")
 scenarioStore.close()
+removeFreshDirectories()

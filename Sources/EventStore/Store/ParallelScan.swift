@@ -10,6 +10,8 @@ private final class ChunkHandoff<Chunk>: @unchecked Sendable {
 
     private var ready: [Int: Result] = [:]
     private var stopped = false
+    /// How many chunks there are, once the producer has cut the last one.
+    private var total: Int?
 
     func deliver(_ index: Int, _ result: Result) {
         condition.locked {
@@ -18,9 +20,20 @@ private final class ChunkHandoff<Chunk>: @unchecked Sendable {
         }
     }
 
+    func finish(total chunks: Int) {
+        condition.locked {
+            total = chunks
+            condition.broadcast()
+        }
+    }
+
+    /// Chunk `index` once it is made; nil when there is no such chunk.
     func take(_ index: Int) -> Result? {
         condition.locked {
-            while ready[index] == nil { condition.wait() }
+            while ready[index] == nil {
+                if let total, index >= total { return nil }
+                condition.wait()
+            }
             return ready.removeValue(forKey: index)
         }
     }
@@ -41,7 +54,7 @@ extension EventStore {
         let (start, end, size) = try parallelBounds(from: from, through: through, chunkSize: chunkSize)
         guard end >= start, end - start + 1 >= 2 * size else { return try scan(from: start, through: end, fields: fields, body) }
         var last = start - 1
-        try inParallelChunks(from: start, through: end, chunkSize: size, inFlight: inFlight) { low, high in
+        try inParallelChunks(from: start, through: end, chunkEnd: Self.chunks(of: size), inFlight: inFlight) { low, high in
             var events: [Event] = []
             events.reserveCapacity(Int(high - low + 1))
             do throws(StoreError) {
@@ -76,7 +89,7 @@ extension EventStore {
         }
         var last = start - 1
         let length = max(1, runLength)
-        try inParallelChunks(from: start, through: end, chunkSize: size, inFlight: inFlight) { low, high in
+        try inParallelChunks(from: start, through: end, chunkEnd: Self.chunks(of: size), inFlight: inFlight) { low, high in
             do throws(StoreError) {
                 return (try RecordChunk(store: self, from: low, through: high), nil)
             } catch {
@@ -103,12 +116,12 @@ extension EventStore {
         return (max(from, 1), end, UInt64(max(1, chunkSize)))
     }
 
-    /// Splits `start...end` into chunks of `size`, makes them on other cores (at most
-    /// `inFlight` ahead) and hands them to `consume` in order, until it returns false.
-    private func inParallelChunks<Chunk>(from start: UInt64, through end: UInt64, chunkSize size: UInt64, inFlight: Int,
-                                         produce: @escaping @Sendable (UInt64, UInt64) -> (Chunk, StoreError?),
-                                         consume: (Chunk) throws -> Bool) throws(StoreError) {
-        let chunks = Int((end - start) / size) + 1
+    /// Splits `start...end` into chunks (the one starting at `low` ends at `chunkEnd(low)`, or
+    /// at `end`), makes them on other cores (at most `inFlight` ahead) and hands them to
+    /// `consume` in order, until it returns false.
+    func inParallelChunks<Chunk>(from start: UInt64, through end: UInt64, chunkEnd: @escaping @Sendable (UInt64) -> UInt64,
+                                 inFlight: Int, produce: @escaping @Sendable (UInt64, UInt64) -> (Chunk, StoreError?),
+                                 consume: (Chunk) throws -> Bool) throws(StoreError) {
         let handoff = ChunkHandoff<Chunk>()
         let slots = DispatchSemaphore(value: max(1, inFlight))
         let jobs = DispatchGroup()
@@ -116,17 +129,22 @@ extension EventStore {
         producer.enter()
         DispatchQueue.global().async {
             defer { producer.leave() }
-            for index in 0..<chunks {
+            var low = start, index = 0
+            defer { handoff.finish(total: index) }
+            while low <= end {
                 slots.wait()
                 if handoff.isStopped { slots.signal(); return }
-                let low = start + UInt64(index) * size
-                let high = min(end, low + size - 1)
+                let high = min(end, max(low, chunkEnd(low)))
+                let (chunkIndex, chunkLow) = (index, low)
                 jobs.enter()
                 DispatchQueue.global().async {
                     defer { jobs.leave() }
-                    let (chunk, error) = produce(low, high)
-                    handoff.deliver(index, (chunk, error))
+                    let (chunk, error) = produce(chunkLow, high)
+                    handoff.deliver(chunkIndex, (chunk, error))
                 }
+                index += 1
+                if high == end { return }
+                low = high + 1
             }
         }
         defer {
@@ -136,15 +154,24 @@ extension EventStore {
             producer.wait()
             jobs.wait()
         }
-        for index in 0..<chunks {
-            guard let (chunk, error) = handoff.take(index) else { return }
+        var index = 0
+        while let (chunk, error) = handoff.take(index) {
+            index += 1
             slots.signal()
-            let keepGoing: Bool
-            do { keepGoing = try consume(chunk) } catch let error as StoreError { throw error } catch {
-                throw StoreError.io(operation: "replaying", code: -1, message: "\(error)")
-            }
-            if !keepGoing { return }
+            if try !Self.consuming(chunk, consume) { return }
             if let error { throw error }
         }
+    }
+
+    /// `consume(chunk)`, with any error that is not the store's reported as an I/O error.
+    static func consuming<Chunk>(_ chunk: Chunk, _ consume: (Chunk) throws -> Bool) throws(StoreError) -> Bool {
+        do { return try consume(chunk) } catch let error as StoreError { throw error } catch {
+            throw StoreError.io(operation: "replaying", code: -1, message: "\(error)")
+        }
+    }
+
+    /// Chunks of `size` records.
+    static func chunks(of size: UInt64) -> @Sendable (UInt64) -> UInt64 {
+        { low in low > .max - (size - 1) ? .max : low + (size - 1) }
     }
 }

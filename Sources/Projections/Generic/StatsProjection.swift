@@ -14,6 +14,18 @@ public struct StatsProjection: Projection {
 
         public init() {}
 
+        /// Adds the counts of `later`, the stats of the events that follow.
+        mutating func absorb(_ later: State) {
+            guard later.events > 0 else { return }
+            events += later.events
+            types.merge(later.types, uniquingKeysWith: +)
+            streams.merge(later.streams, uniquingKeysWith: +)
+            nodes.merge(later.nodes, uniquingKeysWith: +)
+            if let time = later.firstTime { firstTime = min(firstTime ?? time, time) }
+            if let time = later.lastTime { lastTime = max(lastTime ?? time, time) }
+            lastSeq = later.lastSeq
+        }
+
         enum CodingKeys: String, CodingKey {
             case events, types, streams, nodes
             case firstTime = "first_time_ns", lastTime = "last_time_ns", lastSeq = "last_seq"
@@ -37,6 +49,9 @@ public struct StatsProjection: Projection {
         state.lastTime = max(state.lastTime ?? time, time)
         state.lastSeq = event.seq
     }
+
+    /// Counts add up: replays count runs on several cores and add the counts.
+    public var combineRuns: (@Sendable (inout State, State) -> Void)? { { state, later in state.absorb(later) } }
 
     /// Replays hand `stats` records read in place (it needs no payload, tags or links).
     public var readsRecordsInPlace: Bool { true }
@@ -85,4 +100,7 @@ public struct StreamsProjection: Projection {
     public func apply(_ event: Event, to state: inout State) {
         state[event.stream] = Head(version: event.version, lastSeq: event.seq, lastType: event.type)
     }
+
+    /// A later run's heads replace earlier ones.
+    public var combineRuns: (@Sendable (inout State, State) -> Void)? { { state, later in state.merge(later) { _, newer in newer } } }
 }
