@@ -24,6 +24,36 @@ struct DeterminismTests {
         #expect(report.snapshotsWritten > 0)
     }
 
+    @Test("a long replay on every core, with snapshot points on the way, equals the one-by-one fold, for each projection that combines")
+    func longCombinedReplays() throws {
+        let dir = TemporaryDirectory()
+        let store = try makeStore(dir)
+        defer { store.close() }
+        try appendGeneric(store, count: 20_000, seed: 3)
+        var events: [Event] = []
+        try store.scan { events.append($0); return true }
+        func check<P: Projection>(_ projection: P) throws {
+            #expect(projection.combineRuns != nil, "\(projection.name)")
+            var folded = projection.initialState
+            projection.reduce(events, into: &folded)
+            let reference = try projection.encode(folded)
+            // From scratch: chunks of up to 5,000 read on other cores, no points.
+            let replay = Replay(store: store, projection: projection)
+            #expect(try projection.encode(replay.fromScratch(through: 20_000)) == reference, "\(projection.name) from scratch")
+            // A catch-up cut at every 3,000th event (not a multiple of any chunk size), then a
+            // replay from the snapshot nearest 19,999.
+            let runner = try ProjectionRunner(store: store, projection: projection, snapshotInterval: 3_000)
+            try runner.catchUp()
+            #expect(try projection.encode(runner.state) == reference, "\(projection.name) caught up")
+            #expect(try store.snapshots(name: projection.name).map(\.seq) == Array(stride(from: 3_000, through: 18_000, by: 3_000)))
+            var before = projection.initialState
+            projection.reduce(events.prefix(19_999), into: &before)
+            #expect(try projection.encode(replay.state(at: 19_999)) == projection.encode(before), "\(projection.name) at 19,999")
+        }
+        try check(StatsProjection())
+        try check(StreamsProjection())
+    }
+
     /// The README's example of a projection reading records in place, verbatim.
     struct SuccessesPerNode: Projection {
         var name: String { "successes-per-node" }
