@@ -62,6 +62,23 @@ if let loops = Int(ProcessInfo.processInfo.environment["ENCODE_ONLY"] ?? "") {
     print("encode one stats snapshot (\(bytes) bytes): \(String(format: "%.3f", elapsed / Double(max(1, loops)) * 1000)) ms")
     exit(0)
 }
+// `STATE_AT=N`: only `stats` states at N random points (after a rebuild has left snapshots every
+// 10,000 events), with their p50 and p99 latency.
+if let points = Int(ProcessInfo.processInfo.environment["STATE_AT"] ?? "") {
+    if try store.snapshots(name: "stats").isEmpty { _ = try RegisteredProjection(StatsProjection()).rebuild(in: store) }
+    let replay = Replay(store: store, projection: StatsProjection())
+    let head = try store.head().seq
+    var rng = SplitMix64(seed: 42)
+    var latencies: [Double] = []
+    for _ in 0..<points {
+        let point = 1 + rng.next() % head
+        latencies.append(try seconds { _ = try replay.state(at: point) })
+    }
+    latencies.sort()
+    let p50 = latencies[latencies.count / 2] * 1000, p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)] * 1000
+    print("state(at:) at \(points) points: p50 \(String(format: "%.3f", p50)) ms, p99 \(String(format: "%.3f", p99)) ms")
+    exit(0)
+}
 // `REBUILD_ONLY=N`: only N `stats` rebuilds (snapshots every 10,000 events), for a profiler.
 if let loops = Int(ProcessInfo.processInfo.environment["REBUILD_ONLY"] ?? "") {
     for _ in 0..<loops {
