@@ -22,13 +22,16 @@ public struct Replay<P: Projection>: Sendable {
     /// The state after events 1 through `seq` (0 gives the initial state).
     public func state(at seq: UInt64) throws(ProjectionError) -> P.State {
         var (state, position, damaged) = try restore(atOrBefore: seq)
-        // Replay in segments that end at each damaged snapshot, so it can be rewritten correctly.
-        for repairAt in damaged.sorted() where repairAt > position && repairAt <= seq {
-            position = try replay(&state, from: position, through: repairAt)
-            try save(state, at: repairAt)
-            warn("projection \(projection.name): rebuilt the damaged snapshot at seq \(repairAt) from the log")
+        // Each damaged snapshot passed on the way is a snapshot point: rewritten, as it is
+        // reached, with the state replayed from the log.
+        var points = SnapshotPoints(projection, after: position, extra: damaged.filter { $0 <= seq }, groupSize: 1)
+        let projection = self.projection
+        _ = try replay(&state, from: position, through: seq, snapshots: &points) { encoded, _, _ throws(ProjectionError) in
+            for (at, repaired) in encoded {
+                try storeStep { try store.saveSnapshots(name: projection.name, version: projection.version, [(at, repaired.bytes, repaired.digest)]) }
+                warn("projection \(projection.name): rebuilt the damaged snapshot at seq \(at) from the log")
+            }
         }
-        _ = try replay(&state, from: position, through: seq)
         return state
     }
 

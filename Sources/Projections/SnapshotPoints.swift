@@ -30,11 +30,11 @@ struct SnapshotPoints<P: Projection> {
 
     /// Points after `position`.
     init(_ projection: P, after position: UInt64, interval: UInt64 = 0, extra: [UInt64] = [], groupSize: Int = 8) {
+        let schedule = SnapshotSchedule(interval: interval, extra: extra.sorted())
         self.projection = projection
-        schedule = SnapshotSchedule(interval: interval, extra: extra.sorted())
+        self.schedule = schedule
         self.groupSize = max(1, groupSize)
         encodings = BackgroundEncodings(projection)
-        next = 0
         next = schedule.point(after: position)
     }
 

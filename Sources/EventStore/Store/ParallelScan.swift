@@ -110,7 +110,7 @@ extension EventStore {
     }
 
     /// The range of a parallel scan (through the head by default) and its chunk size.
-    private func parallelBounds(from: UInt64, through: UInt64?, chunkSize: Int) throws(StoreError) -> (UInt64, UInt64, UInt64) {
+    func parallelBounds(from: UInt64, through: UInt64?, chunkSize: Int) throws(StoreError) -> (UInt64, UInt64, UInt64) {
         let end: UInt64
         if let through { end = through } else { end = try head().seq }
         return (max(from, 1), end, UInt64(max(1, chunkSize)))
@@ -129,22 +129,20 @@ extension EventStore {
         producer.enter()
         DispatchQueue.global().async {
             defer { producer.leave() }
-            var low = start, index = 0
+            var index = 0
             defer { handoff.finish(total: index) }
-            while low <= end {
+            Self.forEachChunk(from: start, through: end, chunkEnd: chunkEnd) { low, high in
                 slots.wait()
-                if handoff.isStopped { slots.signal(); return }
-                let high = min(end, max(low, chunkEnd(low)))
-                let (chunkIndex, chunkLow) = (index, low)
+                if handoff.isStopped { slots.signal(); return false }
+                let chunkIndex = index
                 jobs.enter()
                 DispatchQueue.global().async {
                     defer { jobs.leave() }
-                    let (chunk, error) = produce(chunkLow, high)
+                    let (chunk, error) = produce(low, high)
                     handoff.deliver(chunkIndex, (chunk, error))
                 }
                 index += 1
-                if high == end { return }
-                low = high + 1
+                return true
             }
         }
         defer {
@@ -167,6 +165,18 @@ extension EventStore {
     static func consuming<Chunk>(_ chunk: Chunk, _ consume: (Chunk) throws -> Bool) throws(StoreError) -> Bool {
         do { return try consume(chunk) } catch let error as StoreError { throw error } catch {
             throw StoreError.io(operation: "replaying", code: -1, message: "\(error)")
+        }
+    }
+
+    /// Calls `body` with each chunk of `start...end` in order (the one starting at `low` ends at
+    /// `chunkEnd(low)`, or at `end`) until it returns false.
+    static func forEachChunk<E: Error>(from start: UInt64, through end: UInt64, chunkEnd: (UInt64) -> UInt64,
+                                       _ body: (UInt64, UInt64) throws(E) -> Bool) throws(E) {
+        var low = start
+        while low <= end {
+            let high = min(end, max(low, chunkEnd(low)))
+            if try !body(low, high) || high == end { return }
+            low = high + 1
         }
     }
 

@@ -49,11 +49,8 @@ extension EventStore {
         _ body: (Summary, ClosedRange<UInt64>) throws -> Bool,
         summarizeChunk: @escaping @Sendable (UInt64, UInt64) throws(StoreError) -> Summary
     ) throws(StoreError) -> UInt64 {
-        let start = max(from, 1)
-        let end: UInt64
-        if let through { end = through } else { end = try head().seq }
+        let (start, end, size) = try parallelBounds(from: from, through: through, chunkSize: chunkSize)
         guard end >= start else { return start - 1 }
-        let size = UInt64(max(1, chunkSize))
         // The records up to the next place a chunk must end are cut into equal chunks of at
         // most `size`: 10,000 between snapshot points in chunks of 8,192 would otherwise make
         // every other chunk 1,808 records, each with a whole chunk's summary to make and combine.
@@ -78,13 +75,10 @@ extension EventStore {
             try inParallelChunks(from: start, through: end, chunkEnd: chunkEnd, inFlight: inFlight, produce: produce, consume: consume)
             return last
         }
-        var low = start
-        while low <= end {
-            let high = min(end, max(low, chunkEnd(low)))
+        try Self.forEachChunk(from: start, through: end, chunkEnd: chunkEnd) { (low, high) throws(StoreError) in
             let (made, error) = produce(low, high)
             if let error { throw error }
-            if try !Self.consuming(made, consume) || high == end { break }
-            low = high + 1
+            return try Self.consuming(made, consume)
         }
         return last
     }
