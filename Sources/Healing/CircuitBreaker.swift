@@ -85,7 +85,7 @@ public struct CircuitBreaker: Sendable {
 
     /// An open breaker whose wait is over.
     public func isEligibleForTrial(_ state: BreakerState, now: Timestamp) -> Bool {
-        state.phase == .open && now.nanoseconds - state.since >= config.openNanoseconds
+        state.phase == .open && now.nanoseconds.saturatingMinus(state.since) >= config.openNanoseconds
     }
 
     /// Whether a success of this duration counts as a failure (slow-call counting).
@@ -120,7 +120,7 @@ public struct CircuitBreaker: Sendable {
     func windowed(_ outcomes: [BreakerState.Outcome], rate: BreakerConfig.FailureRate, now: Timestamp) -> [BreakerState.Outcome] {
         switch rate.window {
         case .count(let n): return Array(outcomes.suffix(n))
-        case .seconds(let s): return outcomes.filter { now.nanoseconds - $0.time < Int64(s) * 1_000_000_000 }
+        case .seconds(let s): return outcomes.filter { now.nanoseconds.saturatingMinus($0.time) < s.secondsAsNanoseconds }
         }
     }
 

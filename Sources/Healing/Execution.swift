@@ -94,7 +94,7 @@ extension HealingEngine {
             let started = now
             let result: Result<Action, ActuatorFailure>
             do { result = .success(try await actuator.perform(action, actionID: id, attempt: attempt)) } catch { result = .failure(error) }
-            let duration = Int((now.nanoseconds - started.nanoseconds) / 1_000_000)
+            let duration = now.milliseconds(since: started)
             switch result {
             case .success(let effect):
                 try await record(after: &pending, [event(HealingEvent.actionSucceeded, ["action": .string(id), "attempt": .int(Int64(attempt)),
@@ -104,7 +104,7 @@ extension HealingEngine {
                 return .succeeded(effect: effect, attempts: attempt)
             case .failure(let failure):
                 let delay = config.retry.delay(afterAttempt: attempt, previous: previousDelay, seed: config.seed, actionID: id)
-                let elapsed = Int((now.nanoseconds - firstStart.nanoseconds) / 1_000_000)
+                let elapsed = now.milliseconds(since: firstStart)
                 let retrying = config.retry.allowsRetry(afterAttempt: attempt, retryable: failure.retryable, elapsedMilliseconds: elapsed, nextDelay: delay)
                 var data: [String: EventValue] = ["action": .string(id), "attempt": .int(Int64(attempt)), "error": .string(failure.message),
                                                   "retryable": .bool(failure.retryable), "duration_ms": .int(Int64(duration)),

@@ -6,25 +6,36 @@ public struct BreakersProjection: Projection {
     public let breaker: CircuitBreaker
     public init(config: BreakerConfig = BreakerConfig()) { breaker = CircuitBreaker(config: config) }
     public var name: String { "breakers" }
-    public var version: UInt32 { 1 }
-    public var initialState: [String: BreakerState] { [:] }
+    /// 2: typed payloads, malformed events counted.
+    public var version: UInt32 { 2 }
+    public var initialState: Tolerant<[String: BreakerState]> { Tolerant([:]) }
     public var fields: EventFields { .payload }
 
-    public func apply(_ event: Event, to state: inout [String: BreakerState]) {
-        let data = event.data
-        let name = data.string("breaker")
-        guard !name.isEmpty else { return }
+    public func apply(_ event: Event, to state: inout Tolerant<[String: BreakerState]>) {
+        let time = event.time.nanoseconds
         switch event.type {
         case HealingEvent.actionStarted:
-            state[name, default: BreakerState()].inFlight += 1
+            state.applying(event) { breakers throws(PayloadError) in
+                guard let name = try HealingPayload.Started(event.data).guards.breaker else { return }
+                breakers[name, default: BreakerState()].inFlight += 1
+            }
         case HealingEvent.actionSucceeded:
-            let failed = breaker.isFailure(succeeded: true, durationMilliseconds: data.int("duration_ms"))
-            breaker.record(failed: failed, at: event.time.nanoseconds, in: &state[name, default: BreakerState()])
+            state.applying(event) { breakers throws(PayloadError) in
+                let payload = try HealingPayload.Succeeded(event.data)
+                guard let name = payload.guards.breaker else { return }
+                let failed = breaker.isFailure(succeeded: true, durationMilliseconds: payload.durationMilliseconds)
+                breaker.record(failed: failed, at: time, in: &breakers[name, default: BreakerState()])
+            }
         case HealingEvent.actionFailed:
-            breaker.record(failed: true, at: event.time.nanoseconds, in: &state[name, default: BreakerState()])
+            state.applying(event) { breakers throws(PayloadError) in
+                guard let name = try HealingPayload.Failed(event.data).guards.breaker else { return }
+                breaker.record(failed: true, at: time, in: &breakers[name, default: BreakerState()])
+            }
         case HealingEvent.breakerTransitioned:
-            guard let to = BreakerPhase(rawValue: data.string("to")) else { return }
-            breaker.enter(to, at: event.time.nanoseconds, in: &state[name, default: BreakerState()])
+            state.applying(event) { breakers throws(PayloadError) in
+                let payload = try HealingPayload.Transitioned(event.data)
+                breaker.enter(payload.to, at: time, in: &breakers[payload.breaker, default: BreakerState()])
+            }
         default: return
         }
     }
@@ -34,16 +45,18 @@ public struct BreakersProjection: Projection {
 public struct LimitersProjection: Projection {
     public init() {}
     public var name: String { "limiters" }
-    public var version: UInt32 { 1 }
-    public var initialState: [String: LimiterWindow] { [:] }
+    /// 2: typed payloads, malformed events counted.
+    public var version: UInt32 { 2 }
+    public var initialState: Tolerant<[String: LimiterWindow]> { Tolerant([:]) }
     public var fields: EventFields { .payload }
 
-    public func apply(_ event: Event, to state: inout [String: LimiterWindow]) {
+    public func apply(_ event: Event, to state: inout Tolerant<[String: LimiterWindow]>) {
         guard event.type == HealingEvent.actionStarted else { return }
-        let key = event.data.string("limiter")
-        let window = event.data.int("window_s")
-        guard !key.isEmpty, window > 0 else { return }
-        state[key, default: LimiterWindow()].record(at: event.time.nanoseconds, windowSeconds: window)
+        state.applying(event) { limiters throws(PayloadError) in
+            let guards = try HealingPayload.Started(event.data).guards
+            guard let key = guards.limiter, let window = guards.windowSeconds else { return }
+            limiters[key, default: LimiterWindow()].record(at: event.time.nanoseconds, windowSeconds: window)
+        }
     }
 }
 
@@ -52,17 +65,17 @@ public struct LimitersProjection: Projection {
 public struct TopologyProjection: Projection {
     public init() {}
     public var name: String { "topology" }
-    public var version: UInt32 { 1 }
-    public var initialState: Topology { Topology() }
+    /// 2: typed payloads, malformed events counted.
+    public var version: UInt32 { 2 }
+    public var initialState: Tolerant<Topology> { Tolerant(Topology()) }
     public var fields: EventFields { .payload }
 
-    public func apply(_ event: Event, to state: inout Topology) {
+    public func apply(_ event: Event, to state: inout Tolerant<Topology>) {
         switch event.type {
         case HealingEvent.topologyDeclared:
-            state = Topology(document: event.data)
+            state.applying(event) { topology throws(PayloadError) in topology = try Topology(payload: event.data) }
         case HealingEvent.actionSucceeded:
-            guard let effect = event.data["effect"], let action = try? Action(document: effect) else { return }
-            state.apply(action)
+            state.applying(event) { topology throws(PayloadError) in topology.apply(try HealingPayload.Succeeded(event.data).effect) }
         default: return
         }
     }
@@ -101,37 +114,58 @@ public struct ActionRecord: Sendable, Codable, Equatable {
 public struct ActionsProjection: Projection {
     public init() {}
     public var name: String { "actions" }
-    public var version: UInt32 { 1 }
-    public var initialState: [String: ActionRecord] { [:] }
+    /// 2: typed payloads, malformed events counted.
+    public var version: UInt32 { 2 }
+    public var initialState: Tolerant<[String: ActionRecord]> { Tolerant([:]) }
     public var fields: EventFields { .all }
 
-    public func apply(_ event: Event, to state: inout [String: ActionRecord]) {
-        let data = event.data
-        let id = data.string("action")
-        guard !id.isEmpty else { return }
+    public func apply(_ event: Event, to state: inout Tolerant<[String: ActionRecord]>) {
         switch event.type {
         case HealingEvent.actionPlanned:
-            state[id] = ActionRecord(kind: data.string("kind"), target: data.string("target"), params: data["params"] ?? .map([:]),
-                                     reason: data.string("reason"), cause: event.causation, correlation: event.correlation,
-                                     compensates: data["compensates"]?.stringValue, plannedSeq: event.seq,
-                                     symptomKey: data["symptom_key"]?.stringValue, inverse: data["inverse"])
+            state.applying(event) { actions throws(PayloadError) in
+                let p = try HealingPayload.Planned(event.data)
+                actions[p.action] = ActionRecord(kind: p.kind, target: p.target, params: p.params, reason: p.reason, cause: event.causation,
+                                                 correlation: event.correlation, compensates: p.compensates, plannedSeq: event.seq,
+                                                 symptomKey: p.symptomKey, inverse: p.inverse)
+            }
         case HealingEvent.actionStarted:
-            let attempts = max(state[id]?.attempts ?? 0, data.int("attempt"))
-            state[id]?.attempts = attempts
-            state[id]?.outcome = "running"
+            state.applying(event) { actions throws(PayloadError) in
+                let p = try HealingPayload.Started(event.data)
+                guard var record = actions[p.action] else { return }
+                record.attempts = max(record.attempts, p.attempt)
+                record.outcome = "running"
+                actions[p.action] = record
+            }
         case HealingEvent.actionSucceeded:
-            state[id]?.outcome = "succeeded"
-            state[id]?.durationMilliseconds += data.int("duration_ms")
-            state[id]?.effect = data["effect"]
+            state.applying(event) { actions throws(PayloadError) in
+                let p = try HealingPayload.Succeeded(event.data)
+                actions[p.action]?.outcome = "succeeded"
+                actions[p.action]?.addDuration(p.durationMilliseconds)
+                actions[p.action]?.effect = p.effect.document
+            }
         case HealingEvent.actionFailed:
-            state[id]?.durationMilliseconds += data.int("duration_ms")
-            state[id]?.lastError = data.string("error")
-            if data["retry_in_ms"] == nil { state[id]?.outcome = "failed" }
+            state.applying(event) { actions throws(PayloadError) in
+                let p = try HealingPayload.Failed(event.data)
+                actions[p.action]?.addDuration(p.durationMilliseconds)
+                actions[p.action]?.lastError = p.error
+                if p.retryInMilliseconds == nil { actions[p.action]?.outcome = "failed" }
+            }
         case HealingEvent.actionRejected:
-            state[id]?.outcome = "rejected"
-            state[id]?.lastError = data.string("reason")
+            state.applying(event) { actions throws(PayloadError) in
+                let p = try HealingPayload.Rejected(event.data)
+                actions[p.action]?.outcome = "rejected"
+                actions[p.action]?.lastError = p.reason
+            }
         default: return
         }
+    }
+}
+
+extension ActionRecord {
+    /// Durations add up over attempts; each is bounded, but a log may repeat one without end.
+    mutating func addDuration(_ milliseconds: Int) {
+        let (sum, overflow) = durationMilliseconds.addingReportingOverflow(milliseconds)
+        durationMilliseconds = overflow ? .max : sum
     }
 }
 
@@ -139,7 +173,7 @@ public struct ActionsProjection: Projection {
 /// counts that number cycles and rollbacks, so that a restarted engine neither fires a symptom
 /// twice nor forgets one, and numbers what follows exactly as an uninterrupted one would.
 public struct MapekProjection: Projection {
-    public struct State: Sendable, Codable, Equatable {
+    public struct Memory: Sendable, Codable, Equatable {
         public var active: [String: ActiveSymptom] = [:]
         public var incidents = 0
         public var currentIncident: String?
@@ -159,29 +193,38 @@ public struct MapekProjection: Projection {
 
     public init() {}
     public var name: String { "mapek" }
-    public var version: UInt32 { 1 }
-    public var initialState: State { State() }
+    /// 2: typed payloads, malformed events counted.
+    public var version: UInt32 { 2 }
+    public var initialState: Tolerant<Memory> { Tolerant(Memory()) }
     public var fields: EventFields { [.payload, .links] }
 
-    public func apply(_ event: Event, to state: inout State) {
-        let data = event.data
+    public func apply(_ event: Event, to state: inout Tolerant<Memory>) {
         switch event.type {
         case HealingEvent.symptomDetected:
-            let incident = event.correlation ?? data.string("incident")
-            if state.currentIncident != incident {
-                state.currentIncident = incident
-                state.incidents += 1
+            state.applying(event) { memory throws(PayloadError) in
+                let p = try HealingPayload.Symptom(event.data, detected: true)
+                let incident = event.correlation ?? p.incident ?? ""
+                if memory.currentIncident != incident {
+                    memory.currentIncident = incident
+                    memory.incidents += 1
+                }
+                memory.active[p.trackingKey] = ActiveSymptom(symptom: p.symptom, node: p.node, service: p.service, incident: incident,
+                                                             eventID: event.id, seq: event.seq)
             }
-            state.active[data.string("key")] = ActiveSymptom(symptom: data.string("symptom"), node: data["node"]?.stringValue,
-                                                              service: data["service"]?.stringValue, incident: incident,
-                                                              eventID: event.id, seq: event.seq)
         case HealingEvent.symptomCleared:
-            state.active[data.string("key")] = nil
-            if state.active.isEmpty { state.currentIncident = nil }
+            state.applying(event) { memory throws(PayloadError) in
+                memory.active[try HealingPayload.Symptom(event.data, detected: false).trackingKey] = nil
+                if memory.active.isEmpty { memory.currentIncident = nil }
+            }
         case HealingEvent.cycle:
-            state.cycles = max(state.cycles, data.int("cycle"))
+            state.applying(event) { memory throws(PayloadError) in
+                memory.cycles = max(memory.cycles, try HealingPayload.Cycle(event.data).cycle)
+            }
         case HealingEvent.rollbackStarted:
-            state.rollbacks += 1
+            state.applying(event) { memory throws(PayloadError) in
+                _ = try HealingPayload.RollbackStarted(event.data)
+                memory.rollbacks += 1
+            }
         default: return
         }
     }

@@ -11,11 +11,11 @@ struct Knowledge {
     let actionsProjection = ActionsProjection()
     let mapekProjection = MapekProjection()
 
-    var breakers: [String: BreakerState] = [:]
-    var limiters: [String: LimiterWindow] = [:]
-    var topology = Topology()
-    var actions: [String: ActionRecord] = [:]
-    var mapek = MapekProjection.State()
+    var breakerStates = Tolerant<[String: BreakerState]>([:])
+    var limiterWindows = Tolerant<[String: LimiterWindow]>([:])
+    var topologyState = Tolerant(Topology())
+    var actionRecords = Tolerant<[String: ActionRecord]>([:])
+    var memory = Tolerant(MapekProjection.Memory())
     var position: UInt64 = 0
     var topologyDeclared = false
 
@@ -23,12 +23,25 @@ struct Knowledge {
 
     mutating func apply(_ event: Event) {
         guard event.seq > position else { return }
-        breakersProjection.apply(event, to: &breakers)
-        limitersProjection.apply(event, to: &limiters)
-        topologyProjection.apply(event, to: &topology)
-        actionsProjection.apply(event, to: &actions)
-        mapekProjection.apply(event, to: &mapek)
+        breakersProjection.apply(event, to: &breakerStates)
+        limitersProjection.apply(event, to: &limiterWindows)
+        topologyProjection.apply(event, to: &topologyState)
+        actionsProjection.apply(event, to: &actionRecords)
+        mapekProjection.apply(event, to: &memory)
         if event.type == HealingEvent.topologyDeclared { topologyDeclared = true }
         position = event.seq
+    }
+
+    var breakers: [String: BreakerState] { breakerStates.value }
+    var limiters: [String: LimiterWindow] { limiterWindows.value }
+    var topology: Topology { topologyState.value }
+    var actions: [String: ActionRecord] { actionRecords.value }
+    var mapek: MapekProjection.Memory { memory.value }
+
+    /// Malformed events skipped, by projection name (those that skipped any).
+    var malformed: [String: MalformedEvents] {
+        [breakersProjection.name: breakerStates.malformed, limitersProjection.name: limiterWindows.malformed,
+         topologyProjection.name: topologyState.malformed, actionsProjection.name: actionRecords.malformed,
+         mapekProjection.name: memory.malformed].filter { $0.value.count > 0 }
     }
 }

@@ -99,7 +99,7 @@ extension HealingEngine {
             report.actions.append((id, action, outcome))
         }
         let t4 = now
-        func ms(_ a: Timestamp, _ b: Timestamp) -> EventValue { .int((b.nanoseconds - a.nanoseconds) / 1_000_000) }
+        func ms(_ a: Timestamp, _ b: Timestamp) -> EventValue { .int(Int64(b.milliseconds(since: a))) }
         try await record([NewEvent(type: HealingEvent.cycle, stream: "mapek/\(config.agent)",
                                    data: ["cycle": .int(Int64(number)), "monitor_ms": ms(t0, t1), "analyze_ms": ms(t1, t2),
                                           "plan_ms": ms(t2, t3), "execute_ms": ms(t3, t4),

@@ -8,7 +8,7 @@ public struct RateLimit: Sendable, Codable, Equatable {
         self.limit = limit
         self.windowSeconds = windowSeconds
     }
-    var windowNanoseconds: Int64 { Int64(windowSeconds) * 1_000_000_000 }
+    var windowNanoseconds: Int64 { windowSeconds.secondsAsNanoseconds }
 }
 
 /// The attempts that reached the actuator within the window, per limiter key.
@@ -20,7 +20,7 @@ public struct LimiterWindow: Sendable, Codable, Equatable {
 
     /// Attempts inside the window that ends at `now`.
     public func inWindow(now: Timestamp) -> Int {
-        let start = now.nanoseconds - Int64(windowSeconds) * 1_000_000_000
+        let start = now.nanoseconds.saturatingMinus(windowSeconds.secondsAsNanoseconds)
         // Attempts are in time order: binary search for the first inside the window.
         var low = 0, high = attempts.count
         while low < high {
@@ -33,7 +33,7 @@ public struct LimiterWindow: Sendable, Codable, Equatable {
     /// Records an admitted attempt and forgets those that slid out of the window.
     public mutating func record(at time: Int64, windowSeconds: Int) {
         self.windowSeconds = windowSeconds
-        let start = time - Int64(windowSeconds) * 1_000_000_000
+        let start = time.saturatingMinus(windowSeconds.secondsAsNanoseconds)
         let expired = attempts.prefix { $0 <= start }.count
         attempts.removeFirst(expired)
         // Kept in time order (a wall clock that stepped back inserts in place).

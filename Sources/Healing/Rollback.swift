@@ -29,7 +29,7 @@ public struct RollbackPlan: Sendable {
 extension HealingEngine {
     /// The topology after events 1 through `seq`, from the log.
     func topology(at seq: UInt64) throws(HealingError) -> Topology {
-        do { return try Replay(store: store, projection: TopologyProjection()).state(at: seq) } catch { throw HealingError.wrap(error) }
+        do { return try Replay(store: store, projection: TopologyProjection()).state(at: seq).value } catch { throw HealingError.wrap(error) }
     }
 
     func checkRollbackTarget(_ seq: UInt64) throws(HealingError) {

@@ -17,8 +17,28 @@ public enum HealingEvent {
     public static let topologyDeclared = "topology.declared"
 }
 
-extension EventValue {
-    /// An integer field as Int (0 when absent or mistyped: payloads are input).
-    func int(_ key: String) -> Int { self[key]?.intValue.map { Int(truncatingIfNeeded: $0) } ?? 0 }
-    func string(_ key: String) -> String { self[key]?.stringValue ?? "" }
+extension Int64 {
+    /// `self - other`, held at the ends of the range: times come from the log, and an event
+    /// dated 1677 or 2262 must not trap a window or a breaker's wait.
+    func saturatingMinus(_ other: Int64) -> Int64 {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other > 0 ? .min : .max) : difference
+    }
+}
+
+extension Int {
+    /// Whole seconds as nanoseconds, held at `Int64.max`.
+    var secondsAsNanoseconds: Int64 {
+        let (product, overflow) = Int64(clamping: self).multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? (self > 0 ? .max : .min) : product
+    }
+}
+
+extension Timestamp {
+    /// Milliseconds from `start` to here for a payload's duration: a wall clock that stepped
+    /// back gives 0, never a negative duration, and the result stays within the payload bound.
+    func milliseconds(since start: Timestamp) -> Int {
+        let elapsed = Swift.max(0, nanoseconds.saturatingMinus(start.nanoseconds)) / 1_000_000
+        return Int(Swift.min(elapsed, HealingPayload.Bounds.milliseconds.upperBound))
+    }
 }

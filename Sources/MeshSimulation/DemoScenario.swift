@@ -33,6 +33,7 @@ public struct DemoScenario: Sendable {
         var options = StoreOptions()
         options.clock = clock
         options.nodeID = "agent-\(String(seed, radix: 16))"
+        options.vocabularies = [HealingVocabulary()]
         return options
     }
 

@@ -125,7 +125,7 @@ struct RecoveryctlHealingTests {
         let run = try recoveryctl(["rollback", "--store", dir.store(), "--to-seq", "60", "--exec", command])
         #expect(run.status == 0, "\(run.stderr)")
         let topology = try recoveryctl(["replay", "--projection", "topology", "--format", "json", "--store", dir.store()])
-        guard case .map(let regions)? = try JSONParser.parse(topology.stdout)["projections"]?["topology"]?["state"]?["regions"] else {
+        guard case .map(let regions)? = try JSONParser.parse(topology.stdout)["projections"]?["topology"]?["state"]?["value"]?["regions"] else {
             Issue.record("\(topology.stdout)")
             return
         }

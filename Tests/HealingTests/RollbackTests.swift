@@ -44,7 +44,7 @@ struct RollbackTests {
     }
 
     func topologyNow(_ rig: Rig) async -> Topology { await rig.engine.topology }
-    func topology(_ rig: Rig, at seq: UInt64) throws -> Topology { try Replay(store: rig.store, projection: TopologyProjection()).state(at: seq) }
+    func topology(_ rig: Rig, at seq: UInt64) throws -> Topology { try Replay(store: rig.store, projection: TopologyProjection()).state(at: seq).value }
 
     @Test("rollback(to:) restores the topology at that seq, for every action kind and mixed sequences")
     func rollbackEquivalence() async throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventStore
+import Healing
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -75,14 +76,22 @@ struct GlobalArguments: ParsableArguments {
 
     /// Opens an existing store for reading; a missing store is an error and nothing is created.
     func openExisting() throws -> EventStore {
-        var options = StoreOptions()
+        var options = Self.options
         options.create = false
         do { return try EventStore.open(at: storePath, options: options) } catch { throw CLIFailure(error) }
     }
 
     /// Opens the store for writing, creating it when missing.
     func openForWriting() throws -> EventStore {
-        do { return try EventStore.open(at: storePath) } catch { throw CLIFailure(error) }
+        do { return try EventStore.open(at: storePath, options: Self.options) } catch { throw CLIFailure(error) }
+    }
+
+    /// Every store the CLI opens checks the payloads of the event types it knows, so an import
+    /// or a rollback cannot write a malformed one.
+    static var options: StoreOptions {
+        var options = StoreOptions()
+        options.vocabularies = [HealingVocabulary()]
+        return options
     }
 
     /// Moves `--store X` / `--store=X` from wherever it stands to after the subcommand, where

@@ -113,15 +113,17 @@ struct RollbackCommand: AsyncRun {
     @OptionGroup var global: GlobalArguments
     @Option(name: .customLong("to-seq"), help: "The seq whose topology to restore.") var toSeq: UInt64
     @Flag(name: .customLong("dry-run"), help: "Print the plan; change nothing.") var dryRun = false
+    @Option(name: .customLong("exec-timeout-ms"), help: "Stop a --exec command that runs longer than this (a retryable failure); before --exec.") var execTimeout: Int = 30_000
     @Option(name: .customLong("exec"), parsing: .remaining, help: "The command that performs each action, and its arguments.") var exec: [String] = []
 
     func validate() throws {
         if dryRun == !exec.isEmpty { throw ValidationError("give either --dry-run or --exec CMD") }
+        if !(1...86_400_000).contains(execTimeout) { throw ValidationError("--exec-timeout-ms must be between 1 and 86400000 (a day)") }
     }
 
     func runAsync() async throws {
         let store = try global.openExisting()
-        let actuator: any Actuator = exec.isEmpty ? DryRunActuator() : ExecActuator(command: exec)
+        let actuator: any Actuator = exec.isEmpty ? DryRunActuator() : ExecActuator(command: exec, timeoutMilliseconds: execTimeout)
         let engine = try await healingCall { try await HealingEngine.open(store: store, config: HealingConfig(), actuator: actuator) }
         if dryRun {
             let plan = try await healingCall { try await engine.planRollback(to: toSeq) }
@@ -173,7 +175,7 @@ struct BreakersCommand: AsyncRun {
             }
         }
         let head = try storeCall { try store.head().seq }
-        let states = head == 0 ? [:] : try projectionCall { try Replay(store: store, projection: BreakersProjection()).state(at: head) }
+        let states = head == 0 ? [:] : try projectionCall { try Replay(store: store, projection: BreakersProjection()).state(at: head).value }
         let breaker = CircuitBreaker()
         let now = store.options.clock.now()
         let rows = states.sorted { $0.key < $1.key }
@@ -205,7 +207,7 @@ struct ActionsCommand: ParsableCommand {
     func run() throws {
         let store = try global.openExisting()
         let head = try storeCall { try store.head().seq }
-        let all = head == 0 ? [:] : try projectionCall { try Replay(store: store, projection: ActionsProjection()).state(at: head) }
+        let all = head == 0 ? [:] : try projectionCall { try Replay(store: store, projection: ActionsProjection()).state(at: head).value }
         let rows = all.filter { correlation == nil || $0.value.correlation == correlation }.sorted { $0.value.plannedSeq < $1.value.plannedSeq }
         switch format {
         case .json:

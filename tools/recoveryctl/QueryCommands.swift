@@ -70,7 +70,7 @@ struct Tail: ParsableCommand {
 
     func validate() throws {
         if n < 0 { throw ValidationError("-n must not be negative") }
-        if interval < 10 { throw ValidationError("--interval must be at least 10 ms") }
+        if interval < 10 || interval > 3_600_000 { throw ValidationError("--interval must be between 10 ms and 3600000 ms (an hour)") }
     }
 
     func run() throws {
@@ -91,7 +91,9 @@ struct Tail: ParsableCommand {
                 }
             }
             fflush(nil)
-            usleep(UInt32(interval) * 1000)
+            // validate() bounds the interval, so the product fits; nanosleep takes any length.
+            var pause = timespec(tv_sec: interval / 1000, tv_nsec: interval % 1000 * 1_000_000)
+            nanosleep(&pause, nil)
         }
     }
 }

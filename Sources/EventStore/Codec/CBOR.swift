@@ -6,6 +6,10 @@ public struct CBORWriter: Sendable {
     /// Whether a NaN or an infinity was written (which the log refuses in payloads: an
     /// appender validates a payload's values only when this is set).
     private(set) var sawNonFinite = false
+    /// Set when a value nested deeper than `EventValue.maximumNestingLevel` was met; its deeper
+    /// part is not written (nor recursed into: a hostile depth must not exhaust the stack).
+    private(set) var sawTooDeep = false
+    private var nestingLevel = 0
 
     public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
@@ -58,6 +62,8 @@ public struct CBORWriter: Sendable {
     mutating func reset() {
         bytes.removeAll(keepingCapacity: true)
         sawNonFinite = false
+        sawTooDeep = false
+        nestingLevel = 0
     }
 
     /// A text string of `length` bytes that `body` appends in place (for text assembled from
@@ -95,17 +101,15 @@ public struct CBORWriter: Sendable {
         if !value.isFinite { sawNonFinite = true }
         if value.isNaN { bytes.append(contentsOf: [0xf9, 0x7e, 0x00]); return }
         // Single precision is tried first: a value no float holds (most measured values) needs
-        // no half-precision attempt, a conversion done in software here.
+        // no half-precision attempt. Half precision is converted with integer arithmetic, not
+        // `Float16`, which some platforms lack: canonical bytes must be the same everywhere.
         let single = Float(value)
         if Double(single) == value {
-            #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
-            let half = Float16(single)
-            if Float(half) == single {
+            if let half = HalfPrecision.bits(exactly: single) {
                 bytes.append(0xf9)
-                appendBigEndian(half.bitPattern)
+                appendBigEndian(half)
                 return
             }
-            #endif
             bytes.append(0xfa)
             appendBigEndian(single.bitPattern)
             return
@@ -122,15 +126,23 @@ public struct CBORWriter: Sendable {
         case .double(let d): double(d)
         case .string(let s): string(s)
         case .bytes(let b): byteString(b)
+        case .array where nestingLevel >= EventValue.maximumNestingLevel,
+             .map where nestingLevel >= EventValue.maximumNestingLevel:
+            sawTooDeep = true
+            null()
         case .array(let items):
             arrayHead(items.count)
+            nestingLevel += 1
             for item in items { self.value(item) }
+            nestingLevel -= 1
         case .map(let fields):
             mapHead(fields.count)
+            nestingLevel += 1
             CBORWriter.forEachInCanonicalOrder(fields) { key, field in
                 string(key)
                 self.value(field)
             }
+            nestingLevel -= 1
         }
     }
 
@@ -434,12 +446,7 @@ public struct CBORReader {
             case 20: return .bool(false)
             case 21: return .bool(true)
             case 22: return .null
-            case 25:
-                #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
-                return .double(Double(Float16(bitPattern: UInt16(argument))))
-                #else
-                throw fail("half-precision floats are unsupported on this platform")
-                #endif
+            case 25: return .double(HalfPrecision.value(bits: UInt16(truncatingIfNeeded: argument)))
             case 26: return .double(Double(Float(bitPattern: UInt32(argument))))
             case 27: return .double(Double(bitPattern: argument))
             default: throw fail("unsupported simple value \(info)")

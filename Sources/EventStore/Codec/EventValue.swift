@@ -53,7 +53,14 @@ public enum EventValue: Sendable, Hashable {
         }
     }
 
-    /// Throws when the value holds something the log refuses (a non-finite number).
+    /// The deepest level a value in the log may lie at; arrays and maps must lie above it. The
+    /// CBOR and JSON readers refuse deeper input (a hostile payload must not exhaust the
+    /// stack), so appends refuse it too rather than write what could not be read back. Counted
+    /// as the readers do: the payload itself is level 0.
+    public static let maximumNestingLevel = 63
+
+    /// Throws when the value holds something the log refuses (a non-finite number, nesting
+    /// deeper than `maximumNestingLevel`).
     func validate(path: String) throws(ValueError) {
         // The path is built only for a refused value: valid payloads, the common case, cost
         // one walk and no string building.
@@ -71,17 +78,20 @@ public enum EventValue: Sendable, Hashable {
     private enum PathStep { case index(Int), key(String) }
 
     /// The steps (innermost first) to the first part the log refuses, and why.
-    private func firstRefused() -> ([PathStep], String)? {
+    private func firstRefused(level: Int = 0) -> ([PathStep], String)? {
         switch self {
         case .double(let d) where !d.isFinite:
             return ([], "non-finite number")
+        case .array where level >= EventValue.maximumNestingLevel, .map where level >= EventValue.maximumNestingLevel:
+            // Its items would lie past the deepest level the readers accept.
+            return ([], "nested deeper than \(EventValue.maximumNestingLevel) levels")
         case .array(let items):
             for (i, item) in items.enumerated() {
-                if let (steps, message) = item.firstRefused() { return (steps + [.index(i)], message) }
+                if let (steps, message) = item.firstRefused(level: level + 1) { return (steps + [.index(i)], message) }
             }
         case .map(let fields):
             for (k, v) in fields {
-                if let (steps, message) = v.firstRefused() { return (steps + [.key(k)], message) }
+                if let (steps, message) = v.firstRefused(level: level + 1) { return (steps + [.key(k)], message) }
             }
         default:
             break

@@ -365,14 +365,19 @@ enum Key {
         withUnsafeBytes(of: value.bigEndian) { Array($0) }
     }
 
-    static func readUInt64(_ buffer: UnsafeRawBufferPointer, at offset: Int = 0) -> UInt64 {
-        var value: UInt64 = 0
-        for i in 0..<8 { value = value << 8 | UInt64(buffer[offset + i]) }
-        return value
+    /// The big-endian UInt64 at `offset`. Keys and values come from the file, which may be
+    /// corrupt or crafted: one too short for the read is a typed error, never a read past its end
+    /// (release builds drop the buffer's own bounds checks).
+    static func readUInt64(_ buffer: UnsafeRawBufferPointer, at offset: Int = 0) throws(StoreError) -> UInt64 {
+        guard offset >= 0, offset <= buffer.count - 8, let base = buffer.baseAddress else {
+            throw .malformedEntry("a stored key or value of \(buffer.count) bytes has no 8-byte number at offset \(offset)")
+        }
+        return UInt64(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
-    static func readUInt64(_ bytes: [UInt8], at offset: Int = 0) -> UInt64 {
-        bytes.withUnsafeBytes { readUInt64($0, at: offset) }
+    static func readUInt64(_ bytes: [UInt8], at offset: Int = 0) throws(StoreError) -> UInt64 {
+        let result = bytes.withUnsafeBytes { buffer in Result { () throws(StoreError) in try readUInt64(buffer, at: offset) } }
+        return try result.get()
     }
 
     static func pair(_ a: UInt64, _ b: UInt64) -> [UInt8] { seq(a) + seq(b) }

@@ -41,7 +41,13 @@ enum MetaPageProbe {
            read64(second, txnIDOffset) > read64(first, txnIDOffset) {
             newest = second
         }
-        let needed = (read64(newest, lastPageOffset) + 1) * pageSize
+        // The last page number is read from the file: a crafted one must not overflow the size.
+        let lastPage = read64(newest, lastPageOffset)
+        let (pages, overflowA) = lastPage.addingReportingOverflow(1)
+        let (needed, overflowB) = pages.multipliedReportingOverflow(by: pageSize)
+        guard !overflowA, !overflowB else {
+            return .notAStore(path: path, reason: "data.mdb's meta page claims an impossible last page \(lastPage)")
+        }
         if size < max(needed, 2 * pageSize) {
             return .truncated(path: path, expectedBytes: max(needed, 2 * pageSize), actualBytes: size)
         }

@@ -304,14 +304,15 @@ struct AppenderParts: Sendable {
     let namesEnd: Int
     /// How many of the optional entries (tags, causation, correlation) are present.
     let optionalEntries: Int
-    /// Whether the payload holds a NaN or an infinity.
-    let payloadHasNonFinite: Bool
+    /// Whether the payload holds a value the log refuses: a NaN or an infinity, or nesting
+    /// deeper than `EventValue.maximumNestingLevel`.
+    let payloadHasRefusedValue: Bool
 
     init(data: EventValue, tags: [String: String], type: String, stream: String, causation: String?, correlation: String?) {
         var w = CBORWriter(capacity: 256)
         w.value(data)
         payloadCount = w.bytes.count
-        payloadHasNonFinite = w.sawNonFinite
+        payloadHasRefusedValue = w.sawNonFinite || w.sawTooDeep
         var optional = 0
         if !tags.isEmpty {
             optional += 1

@@ -12,7 +12,11 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public var nanoseconds: Int64
 
     public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
-    public init(seconds: Int64) { self.nanoseconds = seconds * 1_000_000_000 }
+    /// Whole seconds since the epoch, saturating at the ends of the range (about 1677 to 2262).
+    public init(seconds: Int64) {
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        self.nanoseconds = overflow ? (seconds > 0 ? .max : .min) : scaled
+    }
 
     /// Microseconds since the epoch, the unit of the hybrid logical clock's wall component.
     public var microseconds: Int64 { nanoseconds.dividedFloor(by: 1_000) }
@@ -91,9 +95,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         guard i == b.count else { return nil }
         let days = CivilCalendar.days(fromCivil: year, month, day)
         let total = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        // Int64 nanoseconds end in 2262 (and begin in 1677): a time past either is refused,
+        // also when only its fraction crosses the end.
         let (scaled, overflow) = total.multipliedReportingOverflow(by: 1_000_000_000)
-        guard !overflow else { return nil }
-        self.nanoseconds = scaled + fraction
+        let (nanoseconds, fractionOverflow) = scaled.addingReportingOverflow(fraction)
+        guard !overflow, !fractionOverflow else { return nil }
+        self.nanoseconds = nanoseconds
     }
 
     private func padded(_ value: Int64, _ width: Int) -> String {

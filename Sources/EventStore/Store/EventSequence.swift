@@ -145,14 +145,14 @@ public final class EventIterator {
         var entry = try cursor.get(MDB_SET_RANGE, key: Key.seq(tailNext))
         if query.reverse {
             if let landed = entry {
-                if Key.readUInt64(landed.key) > tailNext { entry = try cursor.get(MDB_PREV) }
+                if try Key.readUInt64(landed.key) > tailNext { entry = try cursor.get(MDB_PREV) }
             } else {
                 entry = try cursor.get(MDB_LAST)
             }
         }
         var scanned = 0
         while let current = entry, scanned < EventIterator.chunkSize * 4, buffer.count < EventIterator.chunkSize {
-            let seq = Key.readUInt64(current.key)
+            let seq = try Key.readUInt64(current.key)
             if query.reverse ? seq < lower : seq > high { tailNext = query.reverse ? 0 : high + 1; return finishTail() }
             if let event = try candidate(current.value, seq) { buffer.append(event) }
             scanned += 1
@@ -196,7 +196,7 @@ public final class EventIterator {
         }
         var examined = 0
         while let current = entry, buffer.count < EventIterator.chunkSize, examined < EventIterator.chunkSize * 4 {
-            let seq = Key.readUInt64(current.value, at: current.value.count - 8)
+            let seq = try Key.readUInt64(current.value, at: current.value.count - 8)
             resumeKey = Array(current.value)
             examined += 1
             if query.reverse {
@@ -243,7 +243,7 @@ public final class EventIterator {
         defer { cursor.close() }
         var entry = try cursor.get(MDB_SET_RANGE, key: Key.seq(max(low, checkpoint + 1)))
         while let current = entry {
-            let seq = Key.readUInt64(current.key)
+            let seq = try Key.readUInt64(current.key)
             if seq > high { break }
             if let event = try candidate(current.value, seq) { tailMatches.append(event) }
             entry = try cursor.get(MDB_NEXT)
@@ -278,7 +278,7 @@ public final class EventIterator {
             let outside = query.reverse ? current.key.lexicographicallyPrecedes(lowerKey)
                                         : !current.key.lexicographicallyPrecedes(upperKey)
             if outside { break }
-            let seq = Key.readUInt64(current.key, at: 8)
+            let seq = try Key.readUInt64(current.key, at: 8)
             if seq >= low, seq <= min(high, checkpoint), let event = try fetch(txn, seq) {
                 flushTail(before: event)
                 buffer.append(event)

@@ -188,7 +188,7 @@ public final class EventStore: @unchecked Sendable {
     /// returned), so retrying a call is safe. `expecting` maps streams to the version they must be
     /// at; on a mismatch nothing of this batch is written and `StoreError.conflict` is thrown.
     public func append(_ events: [NewEvent], expecting: [String: ExpectedVersion] = [:]) async throws(StoreError) -> AppendResult {
-        let batch = try PreparedBatch(events, expecting: expecting)
+        let batch = try PreparedBatch(events, expecting: expecting, vocabularies: options.vocabularies)
         let writer = self.writer
         let result: Result<AppendResult, StoreError> = await withCheckedContinuation { continuation in
             writer.submit(batch) { continuation.resume(returning: $0) }
@@ -198,7 +198,7 @@ public final class EventStore: @unchecked Sendable {
 
     /// The blocking form of `append`, for threads that are not in an async context.
     public func appendBlocking(_ events: [NewEvent], expecting: [String: ExpectedVersion] = [:]) throws(StoreError) -> AppendResult {
-        let batch = try PreparedBatch(events, expecting: expecting)
+        let batch = try PreparedBatch(events, expecting: expecting, vocabularies: options.vocabularies)
         let done = Semaphore()
         let box = ResultBox()
         writer.submit(batch) { result in
@@ -259,7 +259,7 @@ struct Head {
             guard last.key.count == 8, let hash = Record.storedHash(last.value) else {
                 throw StoreError.corrupt(seq: 0, "the last record's key or header is malformed")
             }
-            head.seq = Key.readUInt64(last.key)
+            head.seq = try Key.readUInt64(last.key)
             head.hash = hash
         }
         if let stored = try txn.get(txn.dbs.meta, Key.text("hlc")) {
@@ -277,6 +277,7 @@ struct Head {
     static func decodeClock(_ bytes: [UInt8]) -> HLC? {
         guard bytes.count == 12 else { return nil }
         let logical = bytes[8..<12].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        return HLC(wall: Int64(bitPattern: Key.readUInt64(bytes)), logical: logical)
+        guard let wall = try? Key.readUInt64(bytes) else { return nil }
+        return HLC(wall: Int64(bitPattern: wall), logical: logical)
     }
 }

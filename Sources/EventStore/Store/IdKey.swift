@@ -115,7 +115,7 @@ enum IdKey {
         defer { cursor.close() }
         var entry = try cursor.get(MDB_FIRST)
         while let current = entry {
-            let seq = Key.readUInt64(current.key)
+            let seq = try Key.readUInt64(current.key)
             let event = try Record.decode(current.value, expectedSeq: seq, fields: .links)
             try txn.put(txn.dbs.ids, make(event.id), Key.seq(seq))
             entry = try cursor.get(MDB_NEXT)

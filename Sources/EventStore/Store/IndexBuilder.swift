@@ -20,7 +20,7 @@ enum IndexBuilder {
     static func checkpoint(_ txn: Transaction) throws -> UInt64 {
         guard let value = try txn.get(txn.dbs.checkpoints, checkpointKey) else { return 0 }
         guard value.count == 8 else { throw StoreError.corrupt(seq: 0, "malformed index checkpoint") }
-        return Key.readUInt64(value)
+        return try Key.readUInt64(value)
     }
 
     /// The keys an event is listed under in `tags`: its node, its correlation, each tag.
@@ -81,7 +81,7 @@ enum IndexBuilder {
         defer { cursor.close() }
         var entry = try cursor.get(MDB_SET_RANGE, key: Key.seq(from + 1))
         while let current = entry {
-            let seq = Key.readUInt64(current.key)
+            let seq = try Key.readUInt64(current.key)
             if seq > batch.to { break }
             try batch.add(Record.view(current.value, expectedSeq: seq))
             entry = try cursor.get(MDB_NEXT)

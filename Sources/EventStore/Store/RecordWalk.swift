@@ -20,7 +20,7 @@ extension Transaction {
         var seq = first
         var visited = 0
         while true {
-            guard let (key, record) = entry, Key.readUInt64(key) == seq else {
+            guard let (key, record) = entry, try Key.readUInt64(key) == seq else {
                 throw StoreError.corrupt(seq: seq, "the log has no record at this position")
             }
             visited += 1

@@ -76,7 +76,7 @@ extension EventStore {
         try storeCall {
             try env.read { txn in
                 guard let value = try txn.get(txn.dbs.checkpoints, Self.checkpointKey(name)), value.count == 12 else { return nil }
-                return ProjectionCheckpoint(seq: Key.readUInt64(value), version: UInt32(bigEndian: value.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) }))
+                return ProjectionCheckpoint(seq: try Key.readUInt64(value), version: UInt32(bigEndian: value.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) }))
             }
         }
     }
@@ -94,7 +94,7 @@ extension EventStore {
                 var entry = try cursor.get(MDB_SET_RANGE, key: Self.snapshotKey(name, seq == .max ? seq : seq + 1))
                 entry = try entry == nil ? cursor.get(MDB_LAST) : cursor.get(MDB_PREV)
                 while let (key, value) = entry, key.count == prefix.count + 8, key.starts(with: prefix) {
-                    let snapshot = Self.decodeSnapshot(name: name, key: key, value: value)
+                    let snapshot = try Self.decodeSnapshot(name: name, key: key, value: value)
                     if snapshot.seq <= seq && accept(snapshot) { return snapshot }
                     entry = try cursor.get(MDB_PREV)
                 }
@@ -103,8 +103,8 @@ extension EventStore {
         }
     }
 
-    private static func decodeSnapshot(name: String, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> StoredSnapshot {
-        let seq = Key.readUInt64(key, at: key.count - 8)
+    private static func decodeSnapshot(name: String, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(StoreError) -> StoredSnapshot {
+        let seq = try Key.readUInt64(key, at: key.count - 8)
         guard value.count >= 36, let start = value.baseAddress else {
             return StoredSnapshot(name: name, seq: seq, version: 0, digest: .zero, state: [])
         }
@@ -125,7 +125,7 @@ extension EventStore {
         var entry = try cursor.get(MDB_SET_RANGE, key: prefix)
         while let (key, value) = entry, key.count == prefix.count + 8, key.starts(with: prefix) {
             let version = value.count >= 4 ? UInt32(bigEndian: value.loadUnaligned(as: UInt32.self)) : 0
-            out.append(SnapshotSummary(seq: Key.readUInt64(key, at: prefix.count), version: version, bytes: max(0, value.count - 36)))
+            out.append(SnapshotSummary(seq: try Key.readUInt64(key, at: prefix.count), version: version, bytes: max(0, value.count - 36)))
             entry = try cursor.get(MDB_NEXT)
         }
         return out

@@ -37,12 +37,12 @@ extension EventStore {
                 let cursor = try txn.cursor(txn.dbs.events)
                 defer { cursor.close() }
                 if let first = try cursor.get(MDB_FIRST) {
-                    let seq = Key.readUInt64(first.key)
+                    let seq = try Key.readUInt64(first.key)
                     stats.firstSeq = seq
                     stats.firstTime = try Record.decode(first.value, expectedSeq: seq, fields: .envelope).time
                 }
                 if let last = try cursor.get(MDB_LAST) {
-                    let seq = Key.readUInt64(last.key)
+                    let seq = try Key.readUInt64(last.key)
                     stats.lastSeq = seq
                     stats.lastTime = try Record.decode(last.value, expectedSeq: seq, fields: .envelope).time
                 }
@@ -50,7 +50,7 @@ extension EventStore {
                 stats.perNode = try countKeys(txn, txn.dbs.tags, prefix: [UInt8(ascii: "n")])
                 var entry = try cursor.get(MDB_SET_RANGE, key: Key.seq(checkpoint + 1))
                 while let current = entry {
-                    let seq = Key.readUInt64(current.key)
+                    let seq = try Key.readUInt64(current.key)
                     let event = try Record.decode(current.value, expectedSeq: seq, fields: .envelope)
                     stats.perType[event.type, default: 0] += 1
                     stats.perNode[event.node, default: 0] += 1

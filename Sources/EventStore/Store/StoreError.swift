@@ -24,6 +24,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case batchTooLarge(bytes: Int, maximum: Int)
     /// Stored bytes do not decode; the position names where.
     case corrupt(seq: UInt64, String)
+    /// A key or value in one of the store's databases has a length or layout no version of the
+    /// store writes (a corrupt or crafted file).
+    case malformedEntry(String)
     /// A position or argument outside what the store holds.
     case outOfRange(String)
     /// The store was closed.
@@ -50,6 +53,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "event \(index + 1): hlc \(remote) µs is \(remote - local) µs ahead of the local clock (bound \(bound) µs)"
         case .batchTooLarge(let bytes, let maximum): return "batch of \(bytes) bytes exceeds the maximum \(maximum): split it"
         case .corrupt(let seq, let message): return "corrupt record at seq \(seq): \(message)"
+        case .malformedEntry(let message): return "corrupt store: \(message)"
         case .outOfRange(let message): return message
         case .closed: return "the store is closed"
         case .crypto(let message): return message

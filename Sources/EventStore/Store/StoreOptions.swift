@@ -24,6 +24,9 @@ public struct StoreOptions: Sendable {
     /// With `false` the writer never builds indexes by itself; `reindex()` does. Queries stay
     /// exact either way (they scan the unindexed tail).
     public var indexesInBackground: Bool = true
+    /// The domains whose payloads appends check (see `EventVocabulary`); none by default, since
+    /// the store knows nothing of what events mean.
+    public var vocabularies: [any EventVocabulary] = []
     /// With `false`, opening a directory that holds no store fails instead of creating one.
     public var create: Bool = true
 

@@ -57,7 +57,7 @@ final class StreamTail {
 
     static func stored(key: [UInt8], in txn: Transaction) throws -> StreamHead {
         guard let value = try txn.get(txn.dbs.heads, key), value.count == 16 else { return (0, 0) }
-        return (Key.readUInt64(value), Key.readUInt64(value, at: 8))
+        return (try Key.readUInt64(value), try Key.readUInt64(value, at: 8))
     }
 
     /// Takes in what a committed transaction wrote.

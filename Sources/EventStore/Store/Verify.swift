@@ -114,7 +114,7 @@ private struct Verifier {
         var entry = try cursor.get(MDB_SET_RANGE, key: Key.seq(from))
         var expected = from
         while let current = entry, expected <= to {
-            let seq = current.key.count == 8 ? Key.readUInt64(current.key) : 0
+            let seq = current.key.count == 8 ? try Key.readUInt64(current.key) : 0
             if seq != expected {
                 problem(expected, seq > expected ? "record missing (next stored is \(seq))" : "malformed key")
                 if seq < expected { return to + 1 }

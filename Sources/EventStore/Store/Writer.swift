@@ -228,7 +228,7 @@ struct AppendTransaction {
         for k in items.indices {
             guard let id = items[k].id else { fresh.append(k); continue }
             if let existing = try txn.get(txn.dbs.ids, IdKey.make(id)) {
-                positions[k] = Key.readUInt64(existing)
+                positions[k] = try Key.readUInt64(existing)
             } else if let first = firstIndexOfID[id] {
                 duplicateOf[k] = first
             } else {
