@@ -78,6 +78,8 @@ public actor HealingEngine {
     public var limiters: [String: LimiterWindow] { knowledge.limiters }
     public var actions: [String: ActionRecord] { knowledge.actions }
     public var activeSymptoms: [String: MapekProjection.ActiveSymptom] { knowledge.mapek.active }
+    /// Malformed events the knowledge skipped, by projection (only those that skipped any).
+    public var malformedEvents: [String: MalformedEvents] { knowledge.malformed }
 
     /// Breakers whose open wait is over (eligible for a trial call).
     public func eligibleForTrial() -> [String] {

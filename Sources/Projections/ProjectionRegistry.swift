@@ -7,6 +7,7 @@ public struct RegisteredProjection: Sendable {
     public let version: UInt32
     public let snapshotInterval: UInt64
     private let stateAt: @Sendable (EventStore, UInt64, @escaping @Sendable (String) -> Void) throws(ProjectionError) -> EncodedState
+    private let malformedAt: @Sendable (EventStore, UInt64) throws(ProjectionError) -> MalformedEvents?
     private let rebuildIn: @Sendable (EventStore, @escaping @Sendable (String) -> Void) throws(ProjectionError) -> Int
 
     public init<P: Projection>(_ projection: P) {
@@ -15,6 +16,9 @@ public struct RegisteredProjection: Sendable {
         snapshotInterval = projection.snapshotInterval
         stateAt = { store, seq, warn throws(ProjectionError) in
             try projection.encode(Replay(store: store, projection: projection, warn: warn).state(at: seq))
+        }
+        malformedAt = { store, seq throws(ProjectionError) in
+            seq == 0 ? nil : projection.malformedEvents(in: try Replay(store: store, projection: projection).state(at: seq))
         }
         rebuildIn = { store, warn throws(ProjectionError) in
             _ = try storeStep { try store.deleteSnapshots(name: projection.name) }
@@ -28,6 +32,12 @@ public struct RegisteredProjection: Sendable {
     /// The canonical state after events 1 through `seq`.
     public func state(at seq: UInt64, in store: EventStore, warn: @escaping @Sendable (String) -> Void = { _ in }) throws(ProjectionError) -> EncodedState {
         try stateAt(store, seq, warn)
+    }
+
+    /// The malformed events the projection skipped up to `seq`, for projections that count
+    /// them (nil for the others, and for an empty store).
+    public func malformedEvents(at seq: UInt64, in store: EventStore) throws(ProjectionError) -> MalformedEvents? {
+        try malformedAt(store, seq)
     }
 
     /// Drops the projection's snapshots and checkpoint and rebuilds it from the log, saving

@@ -149,17 +149,28 @@ struct ProjectionsCommand: ParsableCommand {
     func run() throws {
         let store = try global.openExisting()
         let statuses = try projectionCall { try Catalog.projections.all.map { try $0.status(in: store) } }
+        let head = try storeCall { try store.head().seq }
+        // Counted in each state: a projection that skipped events of a known type as malformed.
+        let malformed = try projectionCall { try Catalog.projections.all.map { try $0.malformedEvents(at: head, in: store) } }
         switch format {
         case .json:
-            print(JSONWriter.encode(.array(statuses.map { s in
-                .map(["name": .string(s.name), "version": .int(Int64(s.version)), "checkpoint": .int(Int64(s.checkpoint)),
-                      "snapshots": .int(Int64(s.snapshots)), "stale_snapshots": .int(Int64(s.staleSnapshots)), "lag": .int(Int64(s.lag))])
+            print(JSONWriter.encode(.array(zip(statuses, malformed).map { s, bad in
+                var row: [String: EventValue] = ["name": .string(s.name), "version": .int(Int64(s.version)), "checkpoint": .int(Int64(s.checkpoint)),
+                                                 "snapshots": .int(Int64(s.snapshots)), "stale_snapshots": .int(Int64(s.staleSnapshots)), "lag": .int(Int64(s.lag))]
+                if let bad {
+                    var detail: [String: EventValue] = ["count": .int(Int64(bad.count))]
+                    if let seq = bad.lastSeq { detail["last_seq"] = .int(Int64(seq)) }
+                    if let error = bad.lastError { detail["last_error"] = .string(error) }
+                    row["malformed"] = .map(detail)
+                }
+                return .map(row)
             })))
         case .text:
-            print(pad("NAME", 14) + " " + pad("VERSION", 8) + " " + pad("CHECKPOINT", 11) + " " + pad("SNAPSHOTS", 10) + " LAG")
-            for s in statuses {
+            print(pad("NAME", 14) + " " + pad("VERSION", 8) + " " + pad("CHECKPOINT", 11) + " " + pad("SNAPSHOTS", 10) + " " + pad("LAG", 8) + " MALFORMED")
+            for (s, bad) in zip(statuses, malformed) {
                 let stale = s.staleSnapshots > 0 ? " (+\(s.staleSnapshots) stale)" : ""
-                print(pad(s.name, 14) + " " + pad("\(s.version)", 8) + " " + pad("\(s.checkpoint)", 11) + " " + pad("\(s.snapshots)\(stale)", 10) + " \(s.lag)")
+                let skipped = bad.map { $0.count == 0 ? "0" : "\($0.count) (last at seq \($0.lastSeq ?? 0): \($0.lastError ?? ""))" } ?? "-"
+                print(pad(s.name, 14) + " " + pad("\(s.version)", 8) + " " + pad("\(s.checkpoint)", 11) + " " + pad("\(s.snapshots)\(stale)", 10) + " " + pad("\(s.lag)", 8) + " " + skipped)
             }
         }
     }

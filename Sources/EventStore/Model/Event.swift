@@ -28,6 +28,27 @@ public struct Event: Sendable, Hashable {
     public var prev: Digest
     /// SHA-256(prev ‖ canonical bytes of this envelope without `hash`).
     public var hash: Digest
+
+    /// An event as a store would hand it out; for projections fed by hand (tests, fuzzing,
+    /// tools), since only the store assigns real positions and hashes.
+    public init(seq: UInt64, id: String = "", time: Timestamp = Timestamp(nanoseconds: 0), hlc: HLC = .zero, node: String = "",
+                stream: String, version: UInt64 = 1, type: String, tags: [String: String] = [:], data: EventValue,
+                causation: String? = nil, correlation: String? = nil, prev: Digest = .zero, hash: Digest = .zero) {
+        self.seq = seq
+        self.id = id
+        self.time = time
+        self.hlc = hlc
+        self.node = node
+        self.stream = stream
+        self.version = version
+        self.type = type
+        self.tags = tags
+        self.data = data
+        self.causation = causation
+        self.correlation = correlation
+        self.prev = prev
+        self.hash = hash
+    }
 }
 
 /// An event to append. Everything but `type`, `stream` and `data` is optional and filled by the

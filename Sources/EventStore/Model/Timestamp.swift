@@ -97,8 +97,11 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         let total = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         // Int64 nanoseconds end in 2262 (and begin in 1677): a time past either is refused,
         // also when only its fraction crosses the end.
-        let (scaled, overflow) = total.multipliedReportingOverflow(by: 1_000_000_000)
-        let (nanoseconds, fractionOverflow) = scaled.addingReportingOverflow(fraction)
+        // Before 1970 the whole seconds alone can pass the lower end that the fraction brings
+        // back inside: there, count from the next second down.
+        let (whole, part) = total < 0 ? (total + 1, fraction - 1_000_000_000) : (total, fraction)
+        let (scaled, overflow) = whole.multipliedReportingOverflow(by: 1_000_000_000)
+        let (nanoseconds, fractionOverflow) = scaled.addingReportingOverflow(part)
         guard !overflow, !fractionOverflow else { return nil }
         self.nanoseconds = nanoseconds
     }
