@@ -4,7 +4,7 @@ APT_PKGS   := liblmdb-dev lmdb-utils libssl-dev openssl pkg-config libsqlite3-de
 STORE      ?= ./recovery-store
 CTL        := .build/debug/recoveryctl
 
-.PHONY: deps build demo test bench clean
+.PHONY: deps build demo test test-release test-asan test-tsan fuzz fuzz-seeds bench clean
 
 # Installs only what is missing; says clearly what to do when not root.
 deps:
@@ -26,6 +26,17 @@ demo: build
 test: build
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# libFuzzer over every decoder of outside bytes, FUZZ_SECONDS (default 60) each, from the
+# committed corpus; exit 1 on a finding. `make fuzz FUZZ_TARGETS="cbor record"` runs some.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) Fuzz/run.sh $(FUZZ_TARGETS)
+
+# Rewrites Fuzz/Corpus from the seeds the targets define (FuzzChecks).
+fuzz-seeds: deps
+	cd Fuzz && swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld 2>&1 | tail -1
+	cd Fuzz && for t in $$(ls Targets); do rm -rf Corpus/$$t && mkdir -p Corpus/$$t && FUZZ_WRITE_SEEDS=Corpus/$$t .build/release/fuzz-$$t; done
 
 # Not part of `make test` or CI: measures against raw LMDB and SQLite in the same process.
 bench: deps

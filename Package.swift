@@ -10,6 +10,9 @@ let package = Package(
         .library(name: "Healing", targets: ["Healing"]),
         .library(name: "MeshSimulation", targets: ["MeshSimulation"]),
         .executable(name: "recoveryctl", targets: ["recoveryctl"]),
+        // The properties the fuzz targets check (Fuzz/, a package of its own) and the corpus
+        // test replays in `make test`; not for agents.
+        .library(name: "FuzzChecks", targets: ["FuzzChecks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,12 +29,14 @@ let package = Package(
             dependencies: ["EventStore", "Projections", "Healing", "MeshSimulation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/recoveryctl"),
+        .target(name: "FuzzChecks", dependencies: ["EventStore", "Projections", "Healing"], path: "Fuzz/Checks"),
         // A child process that appends until it is killed; the crash-safety tests drive it.
         .executableTarget(name: "StoreCrashHelper", dependencies: ["EventStore"], path: "Tests/StoreCrashHelper"),
         // Shared by the test targets: temporary directories and the projection determinism check
         // that every projection plugs into.
         .target(name: "TestKit", dependencies: ["EventStore", "Projections"], path: "Tests/TestKit"),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestKit", "StoreCrashHelper", "recoveryctl"]),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks", "TestKit"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "EventStore", "TestKit"]),
         .testTarget(name: "HealingTests", dependencies: ["Healing", "MeshSimulation", "Projections", "EventStore", "TestKit"]),
     ],

@@ -128,12 +128,12 @@ public struct CircuitBreaker: Sendable {
     public func record(failed: Bool, at time: Int64, in state: inout BreakerState) {
         state.inFlight = max(0, state.inFlight - 1)
         if failed {
-            state.consecutiveFailures += 1
-            state.totalFailures += 1
+            state.consecutiveFailures.addSaturated(1)
+            state.totalFailures.addSaturated(1)
         } else {
             state.consecutiveFailures = 0
-            state.totalSuccesses += 1
-            if state.phase == .halfOpen { state.halfOpenSuccesses += 1 }
+            state.totalSuccesses.addSaturated(1)
+            if state.phase == .halfOpen { state.halfOpenSuccesses.addSaturated(1) }
         }
         if let rate = config.failureRate, state.phase == .closed {
             state.window.append(.init(time: time, failed: failed))

@@ -17,7 +17,7 @@ public struct BreakersProjection: Projection {
         case HealingEvent.actionStarted:
             state.applying(event) { breakers throws(PayloadError) in
                 guard let name = try HealingPayload.Started(event.data).guards.breaker else { return }
-                breakers[name, default: BreakerState()].inFlight += 1
+                breakers[name, default: BreakerState()].inFlight.addSaturated(1)
             }
         case HealingEvent.actionSucceeded:
             state.applying(event) { breakers throws(PayloadError) in
@@ -103,6 +103,21 @@ public struct ActionRecord: Sendable, Codable, Equatable {
     /// The action that would undo it, derived from the topology when it was planned.
     public var inverse: EventValue?
 
+    /// A planned action, as its `action.planned` event records it.
+    public init(kind: String, target: String, params: EventValue, reason: String, cause: String? = nil, correlation: String? = nil,
+                compensates: String? = nil, plannedSeq: UInt64, symptomKey: String? = nil, inverse: EventValue? = nil) {
+        self.kind = kind
+        self.target = target
+        self.params = params
+        self.reason = reason
+        self.cause = cause
+        self.correlation = correlation
+        self.compensates = compensates
+        self.plannedSeq = plannedSeq
+        self.symptomKey = symptomKey
+        self.inverse = inverse
+    }
+
     enum CodingKeys: String, CodingKey {
         case kind, target, params, reason, cause, correlation, compensates, attempts, outcome, effect
         case symptomKey = "symptom_key", inverse
@@ -164,8 +179,7 @@ public struct ActionsProjection: Projection {
 extension ActionRecord {
     /// Durations add up over attempts; each is bounded, but a log may repeat one without end.
     mutating func addDuration(_ milliseconds: Int) {
-        let (sum, overflow) = durationMilliseconds.addingReportingOverflow(milliseconds)
-        durationMilliseconds = overflow ? .max : sum
+        durationMilliseconds.addSaturated(milliseconds)
     }
 }
 
@@ -206,7 +220,7 @@ public struct MapekProjection: Projection {
                 let incident = event.correlation ?? p.incident ?? ""
                 if memory.currentIncident != incident {
                     memory.currentIncident = incident
-                    memory.incidents += 1
+                    memory.incidents.addSaturated(1)
                 }
                 memory.active[p.trackingKey] = ActiveSymptom(symptom: p.symptom, node: p.node, service: p.service, incident: incident,
                                                              eventID: event.id, seq: event.seq)
@@ -223,7 +237,7 @@ public struct MapekProjection: Projection {
         case HealingEvent.rollbackStarted:
             state.applying(event) { memory throws(PayloadError) in
                 _ = try HealingPayload.RollbackStarted(event.data)
-                memory.rollbacks += 1
+                memory.rollbacks.addSaturated(1)
             }
         default: return
         }

@@ -14,7 +14,7 @@ extension HealingEngine {
     /// and record `mapek.cycle` with per-phase durations.
     public func cycle(_ observations: [Observation]) async throws(HealingError) -> CycleReport {
         try catchUp()
-        let number = knowledge.mapek.cycles + 1
+        let number = knowledge.mapek.cycles.addingSaturated(1)
         var report = CycleReport(cycle: number)
         let t0 = now
         // Monitor: the latest value per (metric, node, service) wins.

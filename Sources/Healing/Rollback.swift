@@ -117,7 +117,7 @@ extension HealingEngine {
     }
 
     func execute(_ plan: RollbackPlan, scope: String, correlation: String?) async throws(HealingError) -> RollbackReport {
-        let id = "rollback-\(knowledge.mapek.rollbacks + 1)"
+        let id = "rollback-\(knowledge.mapek.rollbacks.addingSaturated(1))"
         var started: [String: EventValue] = ["to_seq": .int(Int64(plan.toSeq)), "scope": .string(scope),
                                              "actions": .array(plan.actions.map(\.document))]
         if let correlation { started["correlation"] = .string(correlation) }

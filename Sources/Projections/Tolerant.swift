@@ -14,7 +14,7 @@ public struct MalformedEvents: Sendable, Codable, Equatable {
     public init() {}
 
     public mutating func record(_ event: Event, _ error: PayloadError) {
-        count += 1
+        count.addSaturated(1)
         lastSeq = event.seq
         lastType = event.type
         lastError = error.description

@@ -260,3 +260,30 @@ extension UnsafeRawBufferPointer {
         return high & 0x8080_8080_8080_8080 == 0
     }
 }
+
+/// Entry points for the fuzz targets (`Fuzz/`): the record readers over arbitrary bytes.
+/// Not API: `@_spi(Fuzzing) import EventStore` to use them.
+@_spi(Fuzzing) public enum RecordReaders {
+    /// Decodes `bytes` as the record stored at `seq`, all fields; `straightThrough: false`
+    /// reads the envelope key by key even when it is laid out as this store writes it.
+    public static func decode(_ bytes: [UInt8], seq: UInt64, straightThrough: Bool) -> Result<Event, StoreError> {
+        bytes.withUnsafeBytes { buffer in
+            Result { () throws(StoreError) -> Event in
+                let view = try Record.view(buffer, expectedSeq: seq, straightThrough: straightThrough)
+                return try Record.decode(view, fields: .all)
+            }
+        }
+    }
+
+    /// The stored bytes of `event` as this store writes them (the newest record format), with
+    /// its hash recomputed from `prev`.
+    public static func encode(_ event: Event) throws(StoreError) -> [UInt8] {
+        let parts = Record.Parts(seq: event.seq, id: .text(event.id), time: event.time, hlc: event.hlc, node: event.node,
+                                 version: event.version, prev: event.prev,
+                                 appender: AppenderParts(data: event.data, tags: event.tags, type: event.type, stream: event.stream,
+                                                         causation: event.causation, correlation: event.correlation))
+        var writer = CBORWriter(capacity: 256)
+        _ = Record.encode(parts, hasher: try SHA256Hasher(), into: &writer)
+        return writer.bytes
+    }
+}

@@ -33,7 +33,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     public var rfc3339: String {
         let seconds = nanoseconds.dividedFloor(by: 1_000_000_000)
-        let fraction = nanoseconds - seconds * 1_000_000_000
+        // Not `nanoseconds - seconds * 1e9`: at the earliest time that product overflows.
+        let remainder = nanoseconds % 1_000_000_000
+        let fraction = remainder < 0 ? remainder + 1_000_000_000 : remainder
         let days = seconds.dividedFloor(by: 86_400)
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = CivilCalendar.civil(fromDays: days)
@@ -106,10 +108,36 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         self.nanoseconds = nanoseconds
     }
 
+    /// Parses a time given on a command line: RFC 3339, or relative to `now` (`-90s`, `-15m`,
+    /// `-2h`, `-7d`). A time outside what the log can hold (1677 to 2262) is an error, never a
+    /// trap, however large the number.
+    public static func parse(argument text: String, now: Timestamp) throws(TimeArgumentError) -> Timestamp {
+        if let absolute = Timestamp(rfc3339: text) { return absolute }
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        guard text.hasPrefix("-"), let unit = text.last, let seconds = units[unit],
+              let amount = Int64(text.dropFirst().dropLast()), amount >= 0 else {
+            throw TimeArgumentError(text: text, reason: "is neither an RFC 3339 time between 1677 and 2262 nor a relative one like -15m")
+        }
+        let (inSeconds, overflowA) = amount.multipliedReportingOverflow(by: seconds)
+        let (nanoseconds, overflowB) = inSeconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (time, overflowC) = now.nanoseconds.subtractingReportingOverflow(nanoseconds)
+        guard !overflowA, !overflowB, !overflowC else {
+            throw TimeArgumentError(text: text, reason: "reaches before 1677, the earliest time the log can hold")
+        }
+        return Timestamp(nanoseconds: time)
+    }
+
     private func padded(_ value: Int64, _ width: Int) -> String {
         let digits = String(value)
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
+}
+
+/// A command-line time that cannot be read or is out of range.
+public struct TimeArgumentError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var text: String
+    public var reason: String
+    public var description: String { "'\(text)' \(reason)" }
 }
 
 extension Int64 {

@@ -196,6 +196,13 @@ public final class EventStore: @unchecked Sendable {
         return try result.get()
     }
 
+    /// Checks `events` as an append would (envelope, names, payload values and nesting, and
+    /// the payloads of the types `vocabularies` know) without a store: for a dry run of an
+    /// import, and for fuzzing the validation itself. Throws the error the append would.
+    public static func validate(_ events: [NewEvent], vocabularies: [any EventVocabulary]) throws(StoreError) {
+        _ = try PreparedBatch(events, expecting: [:], vocabularies: vocabularies)
+    }
+
     /// The blocking form of `append`, for threads that are not in an async context.
     public func appendBlocking(_ events: [NewEvent], expecting: [String: ExpectedVersion] = [:]) throws(StoreError) -> AppendResult {
         let batch = try PreparedBatch(events, expecting: expecting, vocabularies: options.vocabularies)

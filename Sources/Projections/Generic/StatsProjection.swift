@@ -17,10 +17,11 @@ public struct StatsProjection: Projection {
         /// Adds the counts of `later`, the stats of the events that follow.
         mutating func absorb(_ later: State) {
             guard later.events > 0 else { return }
-            events += later.events
-            types.merge(later.types, uniquingKeysWith: +)
-            streams.merge(later.streams, uniquingKeysWith: +)
-            nodes.merge(later.nodes, uniquingKeysWith: +)
+            // Saturating: a state read from a snapshot may hold any count.
+            events.addSaturated(later.events)
+            types.merge(later.types) { $0.addingSaturated($1) }
+            streams.merge(later.streams) { $0.addingSaturated($1) }
+            nodes.merge(later.nodes) { $0.addingSaturated($1) }
             if let time = later.firstTime { firstTime = min(firstTime ?? time, time) }
             if let time = later.lastTime { lastTime = max(lastTime ?? time, time) }
             lastSeq = later.lastSeq
@@ -40,10 +41,10 @@ public struct StatsProjection: Projection {
     public var fields: EventFields { .envelope }
 
     public func apply(_ event: Event, to state: inout State) {
-        state.events += 1
-        state.types[event.type, default: 0] += 1
-        state.streams[event.stream, default: 0] += 1
-        state.nodes[event.node, default: 0] += 1
+        state.events.addSaturated(1)
+        state.types[event.type, default: 0].addSaturated(1)
+        state.streams[event.stream, default: 0].addSaturated(1)
+        state.nodes[event.node, default: 0].addSaturated(1)
         let time = event.time.nanoseconds
         state.firstTime = min(state.firstTime ?? time, time)
         state.lastTime = max(state.lastTime ?? time, time)
@@ -69,7 +70,7 @@ public struct StatsProjection: Projection {
             state.lastTime = max(state.lastTime ?? time, time)
             state.lastSeq = record.seq
         }
-        state.events += records.count
+        state.events.addSaturated(records.count)
         types.add(to: &state.types)
         streams.add(to: &state.streams)
         nodes.add(to: &state.nodes)

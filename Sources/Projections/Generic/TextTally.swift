@@ -79,7 +79,7 @@ final class TextTally {
         // would otherwise be resized about a dozen times for 2,000 streams.
         if map.isEmpty { map.reserveCapacity(entryCount) }
         for entry in UnsafeBufferPointer(start: entries, count: entryCount) {
-            map[entry.text.string, default: 0] += entry.count
+            map[entry.text.string, default: 0].addSaturated(entry.count)
         }
     }
 

@@ -1,0 +1,21 @@
+// swift-tools-version:6.0
+// The libFuzzer targets, one per decoder of outside bytes. A package of its own, because every
+// target is built with -sanitize=fuzzer,address: `make fuzz` (see the README).
+import Foundation
+import PackageDescription
+
+// The main package's identity is the name of the folder it is cloned into.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
+let targets = ["import-line", "cbor", "record", "snapshot", "projections", "time-argument"]
+
+let package = Package(
+    name: "RecoveryEngineFuzz",
+    dependencies: [.package(path: "..")],
+    targets: [
+        .target(name: "FuzzDriver", dependencies: [.product(name: "FuzzChecks", package: root)]),
+    ] + targets.map { name in
+        .executableTarget(name: "fuzz-\(name)", dependencies: ["FuzzDriver", .product(name: "FuzzChecks", package: root)],
+                          path: "Targets/\(name)")
+    },
+    swiftLanguageModes: [.v6]
+)
