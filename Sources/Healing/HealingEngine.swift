@@ -20,10 +20,16 @@ public actor HealingEngine {
 
     /// Opens the engine on `store`: replays the log into its knowledge, then, if the store has
     /// never had a topology declared, records `declaring` as `topology.declared`.
+    ///
+    /// The agent that owns the actions opens with `concludingInterrupted` (the default): an
+    /// attempt its previous run started and never ended is recorded as failed. A tool opening
+    /// the engine beside a running agent passes false, since those attempts may be under way.
     public static func open(store: EventStore, config: HealingConfig, actuator: any Actuator,
-                            sleeper: any Sleeper = SystemSleeper(), declaring topology: Topology? = nil) async throws(HealingError) -> HealingEngine {
+                            sleeper: any Sleeper = SystemSleeper(), declaring topology: Topology? = nil,
+                            concludingInterrupted: Bool = true) async throws(HealingError) -> HealingEngine {
         let engine = HealingEngine(store: store, config: config, actuator: actuator, sleeper: sleeper)
         try await engine.catchUp()
+        if concludingInterrupted { try await engine.concludeInterruptedActions() }
         if let topology, await !engine.knowledge.topologyDeclared {
             _ = try await engine.record([NewEvent(type: HealingEvent.topologyDeclared, stream: "topology/mesh", data: topology.document)])
         }
@@ -57,7 +63,7 @@ public actor HealingEngine {
                 applied.append(event)
                 return true
             }
-        } catch { throw .store(error.description) }
+        } catch { throw .storeFailure(error) }
         return applied
     }
 
@@ -66,9 +72,23 @@ public actor HealingEngine {
     func record(_ events: [NewEvent]) async throws(HealingError) -> [Event] {
         guard !events.isEmpty else { return [] }
         let result: AppendResult
-        do { result = try await store.append(events) } catch { throw .store(error.description) }
+        do { result = try await store.append(events) } catch { throw .storeFailure(error) }
         let positions = Set(result.positions)
         return try catchUp().filter { positions.contains($0.seq) }
+    }
+
+    /// An attempt the log shows started but never ended was cut off by a stop of the agent (a
+    /// crash, a kill): its outcome is unknown, so it is recorded as failed, not retryable, and
+    /// counted by its breaker. Left open, a half-open breaker's trial slot would stay taken and
+    /// the breaker would reject every later call.
+    func concludeInterruptedActions() async throws(HealingError) {
+        for (id, action) in knowledge.actions.sorted(by: { $0.key < $1.key }) where action.outcome == "running" {
+            let data: [String: EventValue] = ["action": .string(id), "attempt": .int(Int64(max(1, action.attempts))),
+                                              "error": "interrupted: the agent stopped during the attempt", "retryable": false,
+                                              "duration_ms": 0, "breaker": .string(action.target)]
+            try await record([NewEvent(type: HealingEvent.actionFailed, stream: "action/\(id)", data: .map(data), correlation: action.correlation)])
+            try await transitionIfDue(action.target, correlation: action.correlation)
+        }
     }
 
     // MARK: Knowledge, read by agents and tools

@@ -10,6 +10,8 @@ public enum HealingError: Error, Sendable, CustomStringConvertible, Equatable {
     /// The actuator's reply could not be understood.
     case malformedActuatorReply(String)
     case store(String)
+    /// The store refused or failed an append or a read; nothing of a failed append was written.
+    case storeFailure(StoreError)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum HealingError: Error, Sendable, CustomStringConvertible, Equatable {
         case .invalidRollback(let message): return "invalid rollback: \(message)"
         case .malformedActuatorReply(let message): return "malformed actuator reply: \(message)"
         case .store(let message): return message
+        case .storeFailure(let error): return error.description
         }
     }
 
@@ -25,11 +28,13 @@ public enum HealingError: Error, Sendable, CustomStringConvertible, Equatable {
         switch self {
         case .invalidAction, .invalidRollback, .malformedActuatorReply: return true
         case .store: return false
+        case .storeFailure(let error): return error.isBadInput
         }
     }
 
     static func wrap(_ error: any Error) -> HealingError {
         if let healing = error as? HealingError { return healing }
+        if let store = error as? StoreError { return .storeFailure(store) }
         if let projection = error as? ProjectionError {
             return projection.isBadInput ? .invalidRollback(projection.description) : .store(projection.description)
         }

@@ -34,7 +34,7 @@ extension HealingEngine {
 
     func checkRollbackTarget(_ seq: UInt64) throws(HealingError) {
         let head: UInt64
-        do { head = try store.head().seq } catch { throw .store(error.description) }
+        do { head = try store.head().seq } catch { throw .storeFailure(error) }
         guard seq >= 1 else { throw .invalidRollback("seq \(seq) is before the first event (seqs start at 1)") }
         guard seq <= head else { throw .invalidRollback("seq \(seq) is after the last event (the head is seq \(head))") }
     }

@@ -103,7 +103,7 @@ struct HardeningTests {
             do {
                 _ = try await store.append([event("test.event", stream: "s/1", payload)])
                 Issue.record("a payload too deep to read back was appended")
-            } catch let error as StoreError {
+            } catch {
                 guard case .invalidEvent(_, let field, let message) = error else { Issue.record("\(error)"); continue }
                 #expect(field.hasPrefix("data") && message.contains("nested deeper"), "\(field): \(message)")
             }

@@ -18,7 +18,8 @@ struct Recoveryctl: ParsableCommand {
         discussion: "The store is --store PATH (before or after the subcommand), else $RECOVERY_STORE, else ./recovery-store.",
         subcommands: [Import.self, Query.self, Tail.self, Verify.self, Reindex.self, Stats.self,
                       ReplayCommand.self, DiffCommand.self, ProjectionsCommand.self, RebuildCommand.self,
-                      DemoCommand.self, RollbackCommand.self, BreakersCommand.self, ActionsCommand.self])
+                      DemoCommand.self, RollbackCommand.self, BreakersCommand.self, ActionsCommand.self,
+                      SimulateCommand.self])
 
     static func main() {
         let arguments = GlobalArguments.hoistStoreOption(Array(CommandLine.arguments.dropFirst()))

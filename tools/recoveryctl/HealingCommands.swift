@@ -124,7 +124,7 @@ struct RollbackCommand: AsyncRun {
     func runAsync() async throws {
         let store = try global.openExisting()
         let actuator: any Actuator = exec.isEmpty ? DryRunActuator() : ExecActuator(command: exec, timeoutMilliseconds: execTimeout)
-        let engine = try await healingCall { try await HealingEngine.open(store: store, config: HealingConfig(), actuator: actuator) }
+        let engine = try await healingCall { try await HealingEngine.open(store: store, config: HealingConfig(), actuator: actuator, concludingInterrupted: false) }
         if dryRun {
             let plan = try await healingCall { try await engine.planRollback(to: toSeq) }
             print(JSONWriter.encode(plan.document))
@@ -165,7 +165,7 @@ struct BreakersCommand: AsyncRun {
         let store = try global.openExisting()
         if let name = forceOpen ?? forceClosed ?? reset {
             let who = by ?? ProcessInfo.processInfo.environment["USER"] ?? "operator"
-            let engine = try await healingCall { try await HealingEngine.open(store: store, config: HealingConfig(), actuator: DryRunActuator()) }
+            let engine = try await healingCall { try await HealingEngine.open(store: store, config: HealingConfig(), actuator: DryRunActuator(), concludingInterrupted: false) }
             try await healingCall {
                 if reset != nil {
                     try await engine.resetBreaker(name, reason: reason ?? "", by: who)

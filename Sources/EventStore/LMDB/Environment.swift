@@ -50,6 +50,8 @@ final class Environment: @unchecked Sendable {
     /// Reader slots this process asked for (the first opener of a store fixes the real number).
     let maxReaders: Int
     private let growthLock = Mutex()
+    /// The test-only fault hook of `StoreOptions.commitFault`.
+    var commitFault: (@Sendable () -> Int32?)?
 
     init(path: String, mapSize: Int, maximumMapSize: Int, maxReaders: Int, metaAsync: Bool, readOnly: Bool) throws {
         var env: OpaquePointer?
@@ -167,7 +169,14 @@ final class Environment: @unchecked Sendable {
                     mdb_txn_abort(txn)
                     throw error
                 }
-                let commit = mdb_txn_commit(txn)
+                let commit: Int32
+                if let injected = commitFault?() {
+                    // As if the disk had failed the commit: nothing of the transaction lands.
+                    mdb_txn_abort(txn)
+                    commit = injected
+                } else {
+                    commit = mdb_txn_commit(txn)
+                }
                 if commit == MDB_MAP_FULL { return .mapFull }
                 if [EIO, ENOSPC, EFBIG, EDQUOT].contains(commit), spaceExhausted() { throw StoreError.diskFull(path: path) }
                 try Environment.check(commit, "committing", path: path)

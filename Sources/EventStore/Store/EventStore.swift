@@ -55,6 +55,7 @@ public final class EventStore: @unchecked Sendable {
             let env = try Environment(path: path, mapSize: options.mapSize, maximumMapSize: options.maximumMapSize,
                                       maxReaders: options.maxReaders, metaAsync: options.durability == .metaAsync,
                                       readOnly: false)
+            env.commitFault = options.commitFault
             let nodeID: String
             if creating {
                 nodeID = try env.createDatabases { txn in try readOrInitialiseMeta(txn, path: path, options: options) }

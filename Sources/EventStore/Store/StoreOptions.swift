@@ -27,6 +27,10 @@ public struct StoreOptions: Sendable {
     /// The domains whose payloads appends check (see `EventVocabulary`); none by default, since
     /// the store knows nothing of what events mean.
     public var vocabularies: [any EventVocabulary] = []
+    /// A fault hook at the LMDB boundary, for simulations and tests only: consulted before
+    /// every write transaction's commit; a non-nil errno (EIO, ENOSPC, ...) aborts the
+    /// transaction and reports that code as the commit's, as a failing disk would.
+    public var commitFault: (@Sendable () -> Int32?)?
     /// With `false`, opening a directory that holds no store fails instead of creating one.
     public var create: Bool = true
 
