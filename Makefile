@@ -4,7 +4,7 @@ APT_PKGS   := liblmdb-dev lmdb-utils libssl-dev openssl pkg-config libsqlite3-de
 STORE      ?= ./recovery-store
 CTL        := .build/debug/recoveryctl
 
-.PHONY: deps build demo test test-release test-asan test-tsan fuzz fuzz-seeds bench clean
+.PHONY: deps build demo test test-release test-asan test-tsan fuzz fuzz-seeds simulate ci-checks bench clean
 
 # Installs only what is missing; says clearly what to do when not root.
 deps:
@@ -27,6 +27,39 @@ test: build
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# The store, codec and projection suites built for release, where the unsafe buffer code runs
+# without the bounds checks of a debug build.
+RELEASE_SUITES := EventStoreTests|ProjectionsTests|FuzzCorpusTests
+test-release: deps
+	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing --scratch-path .build-release
+	$(SWIFT) test -c release --skip-build -Xswiftc -enable-testing --scratch-path .build-release --filter "$(RELEASE_SUITES)"
+
+# Every suite under AddressSanitizer; LeakSanitizer ignores the toolchain's own leaks at exit.
+test-asan: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+
+# Every suite under ThreadSanitizer; TSAN_FILTER narrows it (CI runs the concurrency suites:
+# group commit, the indexer, parallel scans, projection runners).
+CONCURRENCY_SUITES := AppendTests|QueryTests|ScanTests|TimeTravelTests|DeterminismTests|RunApplyTests
+test-tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan $(if $(TSAN_FILTER),--filter "$(TSAN_FILTER)")
+
+# Seeded incidents with faults on real stores (release build); SEEDS=1-100000 for a long run.
+SEEDS ?= 1-1000
+simulate: deps
+	$(SWIFT) build -c release --product recoveryctl
+	.build/release/recoveryctl simulate --seeds $(SEEDS)
+
+# What CI runs after `make test`: the concurrency suites under ThreadSanitizer, the release
+# suites, every fuzz target for a short while, and 1,000 simulated seeds.
+ci-checks:
+	$(MAKE) test-tsan TSAN_FILTER="$(CONCURRENCY_SUITES)"
+	$(MAKE) test-release
+	$(MAKE) fuzz FUZZ_SECONDS=10
+	$(MAKE) simulate SEEDS=1-1000
+
 # libFuzzer over every decoder of outside bytes, FUZZ_SECONDS (default 60) each, from the
 # committed corpus; exit 1 on a finding. `make fuzz FUZZ_TARGETS="cbor record"` runs some.
 FUZZ_SECONDS ?= 60
@@ -46,4 +79,4 @@ bench: deps
 	cd Benchmarks && .build/release/HealingBenchmarks
 
 clean:
-	rm -rf .build Benchmarks/.build
+	rm -rf .build .build-release .build-asan .build-tsan Benchmarks/.build Fuzz/.build Fuzz/.work

@@ -90,7 +90,8 @@ extension HealingEngine {
                 break
             }
             try await record(after: &pending, [event(HealingEvent.actionStarted, ["action": .string(id), "attempt": .int(Int64(attempt)), "breaker": .string(breakerName),
-                                                                "limiter": .string(limiterKey), "window_s": .int(Int64(limit.windowSeconds))])])
+                                                                "limiter": .string(limiterKey), "window_s": .int(Int64(limit.windowSeconds)),
+                                                                "limit": .int(min(Int64(limit.limit), HealingPayload.Bounds.limit.upperBound))])])
             let started = now
             let result: Result<Action, ActuatorFailure>
             do { result = .success(try await actuator.perform(action, actionID: id, attempt: attempt)) } catch { result = .failure(error) }

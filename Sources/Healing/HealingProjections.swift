@@ -55,7 +55,7 @@ public struct LimitersProjection: Projection {
         state.applying(event) { limiters throws(PayloadError) in
             let guards = try HealingPayload.Started(event.data).guards
             guard let key = guards.limiter, let window = guards.windowSeconds else { return }
-            limiters[key, default: LimiterWindow()].record(at: event.time.nanoseconds, windowSeconds: window)
+            limiters[key, default: LimiterWindow()].record(at: event.time.nanoseconds, windowSeconds: window, limit: guards.limit)
         }
     }
 }

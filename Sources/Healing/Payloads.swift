@@ -13,6 +13,8 @@ public enum HealingPayload {
         /// A duration or delay: at most a year, in milliseconds.
         public static let milliseconds: ClosedRange<Int64> = 0...31_536_000_000
         public static let count: ClosedRange<Int64> = 0...1_000_000_000
+        /// A rate limit's quota: the limiter keeps this many attempts per key.
+        public static let limit: ClosedRange<Int64> = 0...100_000
         public static let seq: ClosedRange<Int64> = 0...Int64.max
     }
 
@@ -51,12 +53,15 @@ public enum HealingPayload {
         public var breaker: String?
         public var limiter: String?
         public var windowSeconds: Int?
+        /// The quota the attempt was admitted under (`action.started`).
+        public var limit: Int?
 
         init(_ d: PayloadReader, window: Bool) throws(PayloadError) {
             breaker = try d.optionalString("breaker")
             limiter = try d.optionalString("limiter")
             if window {
                 windowSeconds = try d.optionalInt("window_s", in: Bounds.windowSeconds)
+                limit = try d.optionalInt("limit", in: Bounds.limit)
                 if (limiter == nil) != (windowSeconds == nil) {
                     throw PayloadError(field: limiter == nil ? "data.limiter" : "data.window_s", message: "limiter and window_s go together")
                 }

@@ -16,6 +16,12 @@ public struct LimiterWindow: Sendable, Codable, Equatable {
     /// Times (ns) of admitted attempts, oldest first.
     public var attempts: [Int64] = []
     public var windowSeconds: Int = 60
+    /// The limit the last attempt was admitted under (0 when its event did not say). At least
+    /// this many of the newest attempts are kept even once out of the window: a wall clock
+    /// that jumps forward and then back brings them into the window again, and the limiter
+    /// must still see them. Deciding needs no more: with `limit` attempts inside the window
+    /// the next is refused, whatever lies further back.
+    public var limit = 0
     public init() {}
 
     /// Attempts inside the window that ends at `now`.
@@ -30,12 +36,14 @@ public struct LimiterWindow: Sendable, Codable, Equatable {
         return attempts.count - low
     }
 
-    /// Records an admitted attempt and forgets those that slid out of the window.
-    public mutating func record(at time: Int64, windowSeconds: Int) {
+    /// Records an admitted attempt and forgets those that slid out of the window, keeping at
+    /// least the newest `limit`.
+    public mutating func record(at time: Int64, windowSeconds: Int, limit: Int? = nil) {
         self.windowSeconds = windowSeconds
+        if let limit { self.limit = limit }
         let start = time.saturatingMinus(windowSeconds.secondsAsNanoseconds)
         let expired = attempts.prefix { $0 <= start }.count
-        attempts.removeFirst(expired)
+        attempts.removeFirst(max(0, min(expired, attempts.count + 1 - self.limit)))
         // Kept in time order (a wall clock that stepped back inserts in place).
         if let last = attempts.last, last > time {
             attempts.insert(time, at: attempts.firstIndex { $0 > time } ?? attempts.endIndex)

@@ -27,6 +27,26 @@ struct LimiterRetryTests {
         #expect(try await rig.engine.run(.release(node: "x"), reason: "t").succeeded)
     }
 
+    @Test("a wall clock that jumps forward and back again never lets more than the quota through in any window")
+    func clockJumps() async throws {
+        let rig = try await Rig(actuator: DryRunActuator())
+        for n in 1...10 {
+            #expect(try await rig.engine.run(scale(n), reason: "t").succeeded)
+            rig.advance(seconds: 1)
+        }
+        rig.advance(seconds: 100)
+        _ = try await rig.engine.run(scale(11), reason: "after the jump forward")
+        rig.advance(seconds: -80)
+        for n in 12...25 { _ = try await rig.engine.run(scale(n), reason: "after the jump back") }
+        // The jump forward must not make the limiter forget the attempts the jump back brings
+        // into the window again: no 60 s of the events' times holds more than 10.
+        let times = try rig.events(HealingEvent.actionStarted).map { $0.time.nanoseconds }
+        for time in times {
+            let inWindow = times.filter { $0 > time - 60_000_000_000 && $0 <= time }.count
+            #expect(inWindow <= 10, "\(inWindow) attempts in the 60 s of wall time before one")
+        }
+    }
+
     @Test("every attempt that reaches the actuator counts, retries included; limits are per kind")
     func retriesCount() async throws {
         var config = HealingConfig(seed: 3)

@@ -22,11 +22,13 @@ struct SimulateCommand: AsyncRun {
     @Option(help: "MAPE-K cycles per seed.") var cycles: Int = 14
     @Flag(help: "Keep every seed's store (else only failing seeds' stores are kept).") var keep = false
     @Option(help: "Where stores are made (default: a temporary directory).") var directory: String?
+    @Option(help: "Seeds run at once (each on its own store; commits wait on the disk, so more than the cores pay).") var jobs: Int = 4
 
     func validate() throws {
         guard let range = SeedRange(seeds) else { throw ValidationError("--seeds must be N or A-B with A <= B, not '\(seeds)'") }
         if range.count > 10_000_000 { throw ValidationError("--seeds covers \(range.count) seeds; at most 10000000 per run") }
         if !(1...1_000).contains(cycles) { throw ValidationError("--cycles must be between 1 and 1000") }
+        if !(1...64).contains(jobs) { throw ValidationError("--jobs must be between 1 and 64") }
     }
 
     func runAsync() async throws {
@@ -36,20 +38,39 @@ struct SimulateCommand: AsyncRun {
         var failed: [SeedReport] = []
         var faults: [Fault: Int] = [:]
         var events: UInt64 = 0
-        for seed in range.lower...range.upper {
-            let folder = root + "/seed-\(seed)"
-            try? FileManager.default.removeItem(atPath: folder)
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let simulator = Simulator(seed: seed, cycles: cycles)
-            let report = await simulator.run(in: folder)
-            faults.merge(report.faults) { $0 + $1 }
-            events += report.events
-            if let failure = report.failure {
-                failed.append(report)
-                print("seed \(seed) FAILED after \(report.cycles) cycles: \(failure)")
-                print("  reproduce: \(simulator.reproduction)  (store kept in \(folder)/store)")
-            } else if !keep {
+        // Seeds run `jobs` at a time; reports are taken in seed order, so output is the same
+        // however the runs interleave.
+        try await withThrowingTaskGroup(of: (UInt64, SeedReport).self) { group in
+            var next = range.lower
+            var done: [UInt64: SeedReport] = [:]
+            var reported = range.lower
+            func launch() throws {
+                guard next <= range.upper else { return }
+                let seed = next
+                next += 1
+                let folder = root + "/seed-\(seed)"
                 try? FileManager.default.removeItem(atPath: folder)
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                let simulator = Simulator(seed: seed, cycles: cycles)
+                group.addTask { (seed, await simulator.run(in: folder)) }
+            }
+            for _ in 0..<jobs { try launch() }
+            while let (seed, report) = try await group.next() {
+                done[seed] = report
+                try launch()
+                while let report = done.removeValue(forKey: reported) {
+                    let folder = root + "/seed-\(report.seed)"
+                    faults.merge(report.faults) { $0 + $1 }
+                    events += report.events
+                    if let failure = report.failure {
+                        failed.append(report)
+                        print("seed \(report.seed) FAILED after \(report.cycles) cycles: \(failure)")
+                        print("  reproduce: \(Simulator(seed: report.seed, cycles: cycles).reproduction)  (store kept in \(folder)/store)")
+                    } else if !keep {
+                        try? FileManager.default.removeItem(atPath: folder)
+                    }
+                    reported += 1
+                }
             }
         }
         if directory == nil && !keep && failed.isEmpty { try? FileManager.default.removeItem(atPath: root) }

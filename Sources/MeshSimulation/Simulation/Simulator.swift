@@ -220,7 +220,7 @@ struct SimulationRun {
         let nodes = mesh.nodeNames
         switch rng.next() % 10 {
         case 0: mesh.regionOutage(DemoScenario.regions[Int(rng.next() % 2)], down: rng.next() % 2 == 0)
-        case 1: mesh.errors(on: Array(scenario.stormServices.prefix(Int(1 + rng.next() % 12))), active: rng.next() % 2 == 0)
+        case 1, 6: mesh.errors(on: Array(scenario.stormServices.prefix(Int(1 + rng.next() % 12))), active: rng.next() % 3 != 0)
         case 2: mesh.flap(nodes[Int(rng.next() % UInt64(nodes.count))], flapping: rng.next() % 2 == 0, unreachable: rng.next() % 3 == 0)
         case 3: mesh.latencySpike(on: ["api", "db"][Int(rng.next() % 2)], milliseconds: rng.next() % 2 == 0 ? 900 : nil)
         case 4: mesh.nodeDown(nodes[Int(rng.next() % UInt64(nodes.count))], down: rng.next() % 2 == 0)
@@ -238,7 +238,7 @@ struct SimulationRun {
             clock.advance(nanoseconds: Int64(1 + rng.next() % 600) * 1_000_000_000)
         case 1:
             count(.clockBack)
-            clock.advance(nanoseconds: -Int64(1 + rng.next() % 90) * 1_000_000_000)
+            clock.advance(nanoseconds: -Int64(1 + rng.next() % 300) * 1_000_000_000)
         case 2:
             count(.killedBetweenCycles)
             try await restart()
@@ -279,7 +279,7 @@ struct SimulationRun {
         try openStore(vocabularies: false)
         do {
             _ = try store?.appendBlocking([poison()])
-        } catch let error as StoreError {
+        } catch {
             guard case .diskFull = error else { throw error }
         }
         try acknowledge()
