@@ -63,10 +63,10 @@ extension FuzzCheck {
         }
     }, seeds: {
         let events = [
-            Event(seq: 1, id: "node-a:1:0", time: Timestamp(nanoseconds: 1_795_932_480_000_000_000), hlc: HLC(wall: 1_795_932_480_000_000, logical: 0),
-                  node: "node-a", stream: "action/a-1", type: "action.started", tags: ["service": "api"],
-                  data: ["action": "a-1", "attempt": 1], causation: "node-a:0:0", correlation: "incident-1"),
-            Event(seq: 1, id: "x", node: "n", stream: "s", type: "t", data: ["deep": [[1.5, nil, .bytes([0])]]]),
+            Event(seq: 1, stream: "action/a-1", type: "action.started", data: ["action": "a-1", "attempt": 1], id: "node-a:1:0",
+                  time: Timestamp(nanoseconds: 1_795_932_480_000_000_000), hlc: HLC(wall: 1_795_932_480_000_000, logical: 0),
+                  node: "node-a", tags: ["service": "api"], causation: "node-a:0:0", correlation: "incident-1"),
+            Event(seq: 1, stream: "s", type: "t", data: ["deep": [[1.5, nil, .bytes([0])]]], id: "x", node: "n"),
         ]
         return events.compactMap { try? RecordReaders.encode($0) }
     })

@@ -107,8 +107,9 @@ struct ProjectionUnderTest: Sendable {
                 guard let data = try? reader.readValue() else { break }
                 let type = types[selector % types.count]
                 let seq = UInt64(events.count + 1)
-                events.append(Event(seq: seq, id: "e\(seq)", time: Timestamp(nanoseconds: times[selector / types.count % times.count]),
-                                    stream: "s/\(selector % 3)", version: seq, type: type, data: data, correlation: "incident-\(selector % 2)"))
+                events.append(Event(seq: seq, stream: "s/\(selector % 3)", type: type, data: data, id: "e\(seq)",
+                                    time: Timestamp(nanoseconds: times[selector / types.count % times.count]), version: seq,
+                                    correlation: "incident-\(selector % 2)"))
             }
             return events
         }
@@ -134,8 +135,9 @@ struct ProjectionUnderTest: Sendable {
             (HealingEvent.symptomCleared, ["symptom": "s", "key": "s|node|n1"]),
         ]
         return payloads.enumerated().map { i, p in
-            Event(seq: UInt64(i + 1), id: "e\(i + 1)", time: Timestamp(nanoseconds: 1_795_932_480_000_000_000 + Int64(i) * 1_000_000_000),
-                  stream: "s/1", version: UInt64(i + 1), type: p.0, data: p.1, correlation: "incident-1")
+            Event(seq: UInt64(i + 1), stream: "s/1", type: p.0, data: p.1, id: "e\(i + 1)",
+                  time: Timestamp(nanoseconds: 1_795_932_480_000_000_000 + Int64(i) * 1_000_000_000), version: UInt64(i + 1),
+                  correlation: "incident-1")
         }
     }()
 }

@@ -28,26 +28,18 @@ public struct Event: Sendable, Hashable {
     public var prev: Digest
     /// SHA-256(prev ‖ canonical bytes of this envelope without `hash`).
     public var hash: Digest
+}
 
+extension Event {
     /// An event as a store would hand it out; for projections fed by hand (tests, fuzzing,
-    /// tools), since only the store assigns real positions and hashes.
-    public init(seq: UInt64, id: String = "", time: Timestamp = Timestamp(nanoseconds: 0), hlc: HLC = .zero, node: String = "",
-                stream: String, version: UInt64 = 1, type: String, tags: [String: String] = [:], data: EventValue,
+    /// tools), since only the store assigns real positions and hashes. (An extension, so that
+    /// the store keeps the memberwise initialiser: this one, called per record, measured 4%
+    /// more instructions in a full scan.)
+    public init(seq: UInt64, stream: String, type: String, data: EventValue, id: String = "", time: Timestamp = Timestamp(nanoseconds: 0),
+                hlc: HLC = .zero, node: String = "", version: UInt64 = 1, tags: [String: String] = [:],
                 causation: String? = nil, correlation: String? = nil, prev: Digest = .zero, hash: Digest = .zero) {
-        self.seq = seq
-        self.id = id
-        self.time = time
-        self.hlc = hlc
-        self.node = node
-        self.stream = stream
-        self.version = version
-        self.type = type
-        self.tags = tags
-        self.data = data
-        self.causation = causation
-        self.correlation = correlation
-        self.prev = prev
-        self.hash = hash
+        self.init(seq: seq, id: id, time: time, hlc: hlc, node: node, stream: stream, version: version, type: type, tags: tags,
+                  data: data, causation: causation, correlation: correlation, prev: prev, hash: hash)
     }
 }
 
