@@ -10,7 +10,7 @@ extension FuzzCheck {
         guard let again = try? JSONParser.parse(printed) else { throw FuzzFinding("JSON printed from a parsed value does not parse: \(printed)") }
         try require(again.canonical == value.canonical, "JSON round trip changed the value: \(printed)")
         guard let event = try? Envelope.newEvent(from: value) else { return }
-        do throws(StoreError) { try EventStore.validate([event], vocabularies: [HealingVocabulary()]) } catch {
+        do throws(StoreError) { try EventStore.validate([event], vocabularies: [OperatorVocabulary(), HealingVocabulary()]) } catch {
             // Refusals are expected; they must be the typed refusals of bad input.
             try require(error.isBadInput, "an import line was refused as if the store were at fault: \(error)")
         }

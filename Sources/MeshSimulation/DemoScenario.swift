@@ -33,7 +33,7 @@ public struct DemoScenario: Sendable {
         var options = StoreOptions()
         options.clock = clock
         options.nodeID = "agent-\(String(seed, radix: 16))"
-        options.vocabularies = [HealingVocabulary()]
+        options.vocabularies = [OperatorVocabulary(), HealingVocabulary()]
         return options
     }
 

@@ -25,7 +25,8 @@ struct PoisonRegressionTests {
         let dir = try demoStore()
         let before = try head(dir)
         let withAttempt = Self.poisonLine.replacingOccurrences(of: #""action":"a1","#, with: #""action":"a1","attempt":1,"#)
-        for (lines, field) in [([Self.poisonLine], "data.attempt"), (["{\"type\":\"operator.note\",\"stream\":\"n/1\",\"data\":{}}", withAttempt], "data.window_s")] {
+        for (lines, field) in [([Self.poisonLine], "data.attempt"), (["{\"type\":\"operator.note\",\"stream\":\"n/1\",\"data\":{\"text\":\"x\"}}", withAttempt], "data.window_s"),
+                              (["{\"type\":\"operator.note\",\"stream\":\"n/1\",\"data\":{\"author\":7}}"], "data.text")] {
             let result = try recoveryctl(["import", "--store", dir.store(), "-"], stdin: Data((lines.joined(separator: "\n") + "\n").utf8))
             #expect(result.status == 2, "\(result.stdout)")
             #expect(result.stderr.contains("line \(lines.count): field \(field)"), "\(result.stderr)")

@@ -91,7 +91,7 @@ struct GlobalArguments: ParsableArguments {
     /// or a rollback cannot write a malformed one.
     static var options: StoreOptions {
         var options = StoreOptions()
-        options.vocabularies = [HealingVocabulary()]
+        options.vocabularies = [OperatorVocabulary(), HealingVocabulary()]
         return options
     }
 
