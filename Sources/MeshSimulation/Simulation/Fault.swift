@@ -60,6 +60,8 @@ final class FaultyActuator: Actuator, @unchecked Sendable {
     /// Chance in 100 per call of each fault.
     private let failurePercent: UInt64, timeoutPercent: UInt64, slowPercent: UInt64
     private var killArmed = false
+    /// Calls cut off by a kill, held until the run has closed the dead process's store.
+    private var killed: [UnsafeContinuation<Void, Never>] = []
     private(set) var counts: [Fault: Int] = [:]
     /// Told when the process "dies" in a call: the call then never returns.
     var onKill: (@Sendable () -> Void)?
@@ -75,6 +77,13 @@ final class FaultyActuator: Actuator, @unchecked Sendable {
 
     /// Whether the next call kills the process.
     func armKill(_ armed: Bool) { lock.withLock { killArmed = armed } }
+
+    /// Lets the calls a kill cut off return, once the dead process's store is closed.
+    func releaseKilled() {
+        for continuation in lock.withLock({ () -> [UnsafeContinuation<Void, Never>] in defer { killed = [] }; return killed }) {
+            continuation.resume()
+        }
+    }
     var faultCounts: [Fault: Int] { lock.withLock { counts } }
 
     func perform(_ action: Action, actionID: String, attempt: Int) async throws(ActuatorFailure) -> Action {
@@ -102,10 +111,14 @@ final class FaultyActuator: Actuator, @unchecked Sendable {
         }
         switch decision {
         case .kill:
-            onKill?()
-            // The process is gone: this call never returns.
-            await withUnsafeContinuation { (_: UnsafeContinuation<Void, Never>) in }
-            throw ActuatorFailure("unreachable", retryable: false)
+            // The process is gone: the call returns only once its store is closed, so that
+            // nothing it does next reaches the log (the engine's appends fail on a closed
+            // store) and its task can end instead of holding the store for good.
+            await withUnsafeContinuation { continuation in
+                lock.withLock { killed.append(continuation) }
+                onKill?()
+            }
+            throw ActuatorFailure("killed", retryable: false)
         case .fail(let retryable):
             throw ActuatorFailure("injected failure", retryable: retryable)
         case .timeout:

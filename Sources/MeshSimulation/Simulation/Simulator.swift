@@ -130,6 +130,7 @@ struct SimulationRun {
         engine = nil
         store?.close()
         store = nil
+        actuator.releaseKilled()
     }
 
     mutating func restart(vocabularies: Bool = true) async throws {
