@@ -125,4 +125,18 @@ struct PoisonRegressionTests {
         }
         #expect(Date().timeIntervalSince(started) < 10)
     }
+
+    @Test("simulate runs seeds and reports seeds per second, the faults met and a passed count; bad ranges are exit 2")
+    func simulate() throws {
+        let dir = TemporaryDirectory()
+        let run = try recoveryctl(["simulate", "--seeds", "3-6", "--cycles", "6", "--directory", dir.path])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("seeds/s") && run.stdout.contains("faults: actuator_failure"), "\(run.stdout)")
+        #expect(run.stdout.split(separator: "\n").last == "4 passed, 0 failed", "\(run.stdout)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: dir.path))?.isEmpty == true, "passing seeds leave no store")
+        for bad in [["--seeds", "9-3"], ["--seeds", "x"], ["--seeds", "1-18446744073709551615"], ["--cycles", "0"], ["--jobs", "1000"]] {
+            let result = try recoveryctl(["simulate"] + bad)
+            #expect(result.status == 2, "\(bad): \(result.stderr)")
+        }
+    }
 }
