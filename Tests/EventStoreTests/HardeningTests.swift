@@ -47,17 +47,16 @@ struct HardeningTests {
         let store = try makeStore(dir)
         _ = try store.appendBlocking([event()])
         store.close()
-        try withRawEnvironment(dir.store()) { env, txn in
+        try withRawEnvironment(dir.store()) { txn in
             var dbi: MDB_dbi = 0
             #expect(mdb_dbi_open(txn, "events", 0, &dbi) == 0)
             var key: [UInt8] = [9, 9, 9]
             var value: [UInt8] = [2, 0, 0]
-            try key.withUnsafeMutableBytes { k in
-                try value.withUnsafeMutableBytes { v in
+            key.withUnsafeMutableBytes { k in
+                value.withUnsafeMutableBytes { v in
                     var mk = MDB_val(mv_size: k.count, mv_data: k.baseAddress)
                     var mv = MDB_val(mv_size: v.count, mv_data: v.baseAddress)
                     #expect(mdb_put(txn, dbi, &mk, &mv, 0) == 0)
-                    _ = env
                 }
             }
         }
@@ -72,7 +71,7 @@ struct HardeningTests {
     }
 
     /// Opens the store's LMDB environment directly and runs `body` in a write transaction.
-    func withRawEnvironment(_ path: String, _ body: (OpaquePointer, OpaquePointer) throws -> Void) throws {
+    func withRawEnvironment(_ path: String, _ body: (OpaquePointer) throws -> Void) throws {
         var env: OpaquePointer?
         #expect(mdb_env_create(&env) == 0)
         guard let env else { return }
@@ -82,7 +81,7 @@ struct HardeningTests {
         var txn: OpaquePointer?
         #expect(mdb_txn_begin(env, nil, 0, &txn) == 0)
         guard let txn else { return }
-        try body(env, txn)
+        try body(txn)
         #expect(mdb_txn_commit(txn) == 0)
     }
 

@@ -6,41 +6,41 @@ import Projections
 enum Invariants {
     static func check(store: EventStore, acknowledged: [(UInt64, Digest)], config: HealingConfig) throws {
         let report = try store.verify()
-        try Simulation.check(report.ok, "the store does not verify: \(report.problems.prefix(3))")
+        try require(report.ok, "the store does not verify: \(report.problems.prefix(3))")
         let head = try store.head().seq
         var bySeq: [UInt64: Digest] = [:]
-        var breakers = BreakersProjection(config: config.breaker).initialState
-        let breaker = CircuitBreaker(config: config.breaker)
+        let breakersProjection = BreakersProjection(config: config.breaker)
+        var breakers = breakersProjection.initialState
         var attempts: [String: [Int64]] = [:]
         var windows: [String: Int] = [:]
-        let wanted = Set(acknowledged.map(\.0))
-        var failure: String?
+        // The log is read once; every check below works on these events.
+        var events: [Event] = []
         try store.scan(from: 1) { event in
+            events.append(event)
+            return true
+        }
+        let wanted = Set(acknowledged.map(\.0))
+        for event in events {
             if wanted.contains(event.seq) { bySeq[event.seq] = event.hash }
             if event.type == HealingEvent.actionStarted, let started = try? HealingPayload.Started(event.data) {
                 if let name = started.guards.breaker {
                     let state = breakers.value[name] ?? BreakerState()
                     let admitted = switch state.phase {
                     case .closed, .forcedClosed: true
-                    case .halfOpen: state.inFlight < breaker.config.halfOpenMaxCalls
+                    case .halfOpen: state.inFlight < breakersProjection.breaker.config.halfOpenMaxCalls
                     case .open, .forcedOpen: false
                     }
-                    guard admitted else {
-                        failure = "seq \(event.seq): \(started.action) started through breaker \(name) in \(state.phase.rawValue) with \(state.inFlight) in flight"
-                        return false
-                    }
+                    try require(admitted, "seq \(event.seq): \(started.action) started through breaker \(name) in \(state.phase.rawValue) with \(state.inFlight) in flight")
                 }
                 if let key = started.guards.limiter, let window = started.guards.windowSeconds {
                     attempts[key, default: []].append(event.time.nanoseconds)
                     windows[key] = window
                 }
             }
-            BreakersProjection(config: config.breaker).apply(event, to: &breakers)
-            return true
+            breakersProjection.apply(event, to: &breakers)
         }
-        if let failure { throw InvariantFailure(failure) }
         for (seq, hash) in acknowledged {
-            try Simulation.check(bySeq[seq] == hash, "acknowledged event \(seq) is missing or changed (head \(head))")
+            try require(bySeq[seq] == hash, "acknowledged event \(seq) is missing or changed (head \(head))")
         }
         for (key, times) in attempts {
             let limit = config.limits.limit(for: key).limit
@@ -49,24 +49,22 @@ enum Invariants {
             var low = 0
             for (high, time) in sorted.enumerated() {
                 while sorted[low] <= time - window { low += 1 }
-                try Simulation.check(high - low + 1 <= limit,
+                try require(high - low + 1 <= limit,
                                      "limiter \(key): \(high - low + 1) attempts within \(window / 1_000_000_000) s, over its quota of \(limit)")
             }
         }
-        try projectionsAgree(store: store, head: head, config: config)
+        try projectionsAgree(store: store, events: events, config: config)
     }
 
     /// Each projection built from scratch (the parallel replay) and by folding the log event
     /// by event ends in the same canonical bytes.
-    static func projectionsAgree(store: EventStore, head: UInt64, config: HealingConfig) throws {
+    static func projectionsAgree(store: EventStore, events: [Event], config: HealingConfig) throws {
+        let head = events.last?.seq ?? 0
         func agree<P: Projection>(_ projection: P) throws {
             let replayed = try projection.encode(Replay(store: store, projection: projection).state(at: head))
             var folded = projection.initialState
-            try store.scan(from: 1) { event in
-                projection.apply(event, to: &folded)
-                return true
-            }
-            try Simulation.check(try projection.encode(folded).digest == replayed.digest, "\(projection.name): the replay and the fold differ")
+            projection.reduce(events, into: &folded)
+            try require(try projection.encode(folded).digest == replayed.digest, "\(projection.name): the replay and the fold differ")
         }
         try agree(StatsProjection())
         try agree(StreamsProjection())
@@ -88,12 +86,5 @@ enum Invariants {
             guard wanted.value(of: key) != "" else { continue }
             throw InvariantFailure("rollback to \(target): \(key) is \(now.value(of: key)), not \(wanted.value(of: key)), and not reported")
         }
-    }
-}
-
-/// Name space for the free `check`, so the invariants read as the run's do.
-enum Simulation {
-    static func check(_ condition: Bool, _ message: @autoclosure () -> String) throws {
-        if !condition { throw InvariantFailure(message()) }
     }
 }

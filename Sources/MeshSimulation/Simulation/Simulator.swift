@@ -66,8 +66,9 @@ struct InvariantFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-func check(_ condition: Bool, _ message: @autoclosure () -> String) throws {
-    try Simulation.check(condition, message())
+/// Fails the seed with `message` unless `condition` holds.
+func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    if !condition { throw InvariantFailure(message()) }
 }
 
 /// The state of one seed's run: the mesh, the store, the engine and the faults in play.
@@ -183,12 +184,12 @@ struct SimulationRun {
                 // The operator frees space: the map may grow again.
                 maximumMapSize = 1 << 30
             } else {
-                try check(injectedFired, "cycle \(number): a store failure nothing injected: \(storeError)")
+                try require(injectedFired, "cycle \(number): a store failure nothing injected: \(storeError)")
             }
             // A failed append is never acknowledged: nothing of it is in the log.
             let head = try store?.head().seq ?? 0
-            try check(head >= headBefore, "cycle \(number): the head went back from \(headBefore) to \(head)")
-            try check(acknowledged.last.map { $0.0 <= head } ?? true, "cycle \(number): acknowledged events vanished")
+            try require(head >= headBefore, "cycle \(number): the head went back from \(headBefore) to \(head)")
+            try require(acknowledged.last.map { $0.0 <= head } ?? true, "cycle \(number): acknowledged events vanished")
             // The engine works again once the fault clears.
             try await restart()
         }
@@ -267,10 +268,10 @@ struct SimulationRun {
                 if case .diskFull = error { return }
                 throw InvariantFailure("a malformed import failed as \(error), not as invalid input")
             }
-            try check(index == 1, "the refusal names event \(index), not the poison")
+            try require(index == 1, "the refusal names event \(index), not the poison")
         }
         let after = try store.head()
-        try check(after.seq == before.seq && after.hash == before.hash, "a refused import changed the log")
+        try require(after.seq == before.seq && after.hash == before.hash, "a refused import changed the log")
     }
 
     /// A malformed event written by a version without payload checks: the engine restarts on
