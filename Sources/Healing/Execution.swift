@@ -36,7 +36,8 @@ extension HealingEngine {
     /// breaker, then the actuator with retries. Every step is an event.
     @discardableResult
     func planAndExecute(_ action: Action, context: PlanContext) async throws(HealingError) -> (id: String, outcome: ActionOutcome) {
-        let id = "act-\(knowledge.actions.count + 1)"
+        // The replica id makes the id unique across stores that share state.
+        let id = "act-\(store.replicaID)-\(knowledge.actions.count + 1)"
         var data: [String: EventValue] = [
             "action": .string(id), "kind": .string(action.kind.rawValue), "target": .string(action.target),
             "params": action.params, "reason": .string(context.reason), "breaker": .string(action.target),

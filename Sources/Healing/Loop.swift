@@ -53,7 +53,7 @@ extension HealingEngine {
                 } else if rule.fires(o.value) {
                     if incident == nil {
                         incidentCount += 1
-                        incident = "incident-\(incidentCount)"
+                        incident = "incident-\(store.replicaID)-\(incidentCount)"
                     }
                     data["metric"] = .string(o.metric)
                     data["value"] = .double(o.value)

@@ -33,6 +33,8 @@ public struct DemoScenario: Sendable {
         var options = StoreOptions()
         options.clock = clock
         options.nodeID = "agent-\(String(seed, radix: 16))"
+        // A replica id from the seed too, so the same seed gives the same action ids.
+        options.replicaID = "sim-\(String(seed, radix: 16))"
         options.vocabularies = [OperatorVocabulary(), HealingVocabulary()]
         return options
     }

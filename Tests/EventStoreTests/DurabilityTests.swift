@@ -263,6 +263,6 @@ struct DurabilityTests {
         #expect(entries("types") == 120)
         #expect(entries("tags") == 240) // node and service per event
         #expect(entries("time") == 120)
-        #expect(entries("meta") == 4)
+        #expect(entries("meta") == 5) // format, node, created, clock, replica
     }
 }

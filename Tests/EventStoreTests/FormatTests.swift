@@ -89,3 +89,46 @@ struct FormatTests {
         #expect(throws: StoreError.self) { try store.scan(fields: .envelope) { _ in true } }
     }
 }
+
+@Suite("Replica ids")
+struct ReplicaIDTests {
+    @Test("every store is its own replica: two stores on one machine differ, an id survives reopening, renewing replaces it, stats shows it")
+    func distinctAndStable() throws {
+        let dir = TemporaryDirectory()
+        let a = try EventStore.open(at: dir.store("a"))
+        let b = try EventStore.open(at: dir.store("b"))
+        #expect(a.nodeID == b.nodeID)
+        #expect(a.replicaID != b.replicaID)
+        #expect(ReplicaID.isValid(a.replicaID) && a.replicaID.count == 16)
+        let first = a.replicaID
+        a.close()
+        let reopened = try EventStore.open(at: dir.store("a"))
+        #expect(reopened.replicaID == first)
+        let renewed = try reopened.renewReplicaID()
+        #expect(renewed != first && reopened.replicaID == renewed)
+        #expect(try reopened.stats().replicaID == renewed)
+        reopened.close()
+        #expect(try EventStore.open(at: dir.store("a")).replicaID == renewed)
+        #expect(throws: StoreError.self) { try b.renewReplicaID("Not Valid") }
+        b.close()
+    }
+
+    @Test("a store made before replica ids gets one when first opened by this version")
+    func olderStoreGetsOne() throws {
+        let dir = TemporaryDirectory()
+        var options = StoreOptions()
+        options.replicaID = "old-store"
+        let store = try EventStore.open(at: dir.store(), options: options)
+        _ = try store.appendBlocking([NewEvent(type: "operator.note", stream: "node/a", data: ["text": "x"])])
+        store.close()
+        // Remove the id behind the store's back, as a store of the previous version lacks it.
+        #expect(try run("/usr/bin/mdb_dump", ["-p", "-s", "meta", dir.store()]).stdout.contains("old-store"))
+        try removeMetaKey("replica", in: dir.store())
+        var fresh = StoreOptions()
+        fresh.replicaID = "assigned-later"
+        let upgraded = try EventStore.open(at: dir.store(), options: fresh)
+        #expect(upgraded.replicaID == "assigned-later")
+        #expect(try upgraded.head().seq == 1)
+        upgraded.close()
+    }
+}

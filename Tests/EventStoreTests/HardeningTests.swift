@@ -70,21 +70,6 @@ struct HardeningTests {
         #expect(throws: StoreError.self) { try reopened.verify() }
     }
 
-    /// Opens the store's LMDB environment directly and runs `body` in a write transaction.
-    func withRawEnvironment(_ path: String, _ body: (OpaquePointer) throws -> Void) throws {
-        var env: OpaquePointer?
-        #expect(mdb_env_create(&env) == 0)
-        guard let env else { return }
-        defer { mdb_env_close(env) }
-        mdb_env_set_maxdbs(env, 32)
-        #expect(mdb_env_open(env, path, 0, 0o644) == 0)
-        var txn: OpaquePointer?
-        #expect(mdb_txn_begin(env, nil, 0, &txn) == 0)
-        guard let txn else { return }
-        try body(txn)
-        #expect(mdb_txn_commit(txn) == 0)
-    }
-
     @Test("payloads nested to the deepest readable level append and read back; one level deeper is refused at append")
     func nestingDepth() async throws {
         func nested(_ levels: Int) -> EventValue {

@@ -51,9 +51,9 @@ struct RecoveryctlHealingTests {
         let breakers = try recoveryctl(["breakers", "--format", "json", "--store", dir.store()])
         guard case .array(let rows) = try JSONParser.parse(breakers.stdout) else { Issue.record("\(breakers.stdout)"); return }
         #expect(rows.contains { $0["state"] == "closed" && ($0["failures"]?.intValue ?? 0) >= 5 })
-        let actions = try recoveryctl(["actions", "--correlation", "incident-2", "--store", dir.store()])
+        let actions = try recoveryctl(["actions", "--correlation", "incident-sim-1-2", "--store", dir.store()])
         #expect(actions.stdout.contains("quarantine") && actions.stdout.contains("rejected"))
-        #expect(!actions.stdout.contains("incident-1"))
+        #expect(!actions.stdout.contains("incident-sim-1-1"))
     }
 
     @Test("operators force breakers open or closed and reset them, with a recorded reason")

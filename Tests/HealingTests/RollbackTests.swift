@@ -22,9 +22,9 @@ struct RollbackTests {
         _ = try await rig.engine.run(.scale(service: "api", from: 7, to: 2), reason: "t")
         _ = try await rig.engine.run(.quarantine(node: "n9", reason: "x"), reason: "t")
         let actions = await rig.engine.actions
-        #expect(try actions["act-1"]?.inverse.map { try Action(document: $0) } == .scale(service: "api", from: 7, to: 3))
-        #expect(try actions["act-2"]?.inverse.map { try Action(document: $0) } == .scale(service: "api", from: 2, to: 7))
-        #expect(try actions["act-3"]?.inverse.map { try Action(document: $0) } == .release(node: "n9"))
+        #expect(try actions["act-r-t-1"]?.inverse.map { try Action(document: $0) } == .scale(service: "api", from: 7, to: 3))
+        #expect(try actions["act-r-t-2"]?.inverse.map { try Action(document: $0) } == .scale(service: "api", from: 2, to: 7))
+        #expect(try actions["act-r-t-3"]?.inverse.map { try Action(document: $0) } == .release(node: "n9"))
     }
 
     @Test("bad action requests are typed errors", arguments: [
@@ -92,13 +92,13 @@ struct RollbackTests {
         _ = try await engine.cycle([Observation(service: "api", metric: "error_rate", value: 0.01), Observation(service: "db", metric: "availability", value: 1)])
         _ = try await engine.cycle([Observation(service: "api", metric: "error_rate", value: 0.9)])
         let actions = await engine.actions
-        #expect(Set(actions.values.compactMap(\.correlation)) == ["incident-1", "incident-2"])
+        #expect(Set(actions.values.compactMap(\.correlation)) == ["incident-r-t-1", "incident-r-t-2"])
         var topology = await engine.topology
         #expect(topology.replicas["api"] == 5 && topology.regions["db"] == "eu-central")
-        let report = try await engine.rollback(correlation: "incident-1")
+        let report = try await engine.rollback(correlation: "incident-r-t-1")
         #expect(report.restored == ["region/db"])
         #expect(report.notRestored.map(\.key) == ["replicas/api"])
-        #expect(report.notRestored.first?.reason.contains("incident-2") == true)
+        #expect(report.notRestored.first?.reason.contains("incident-r-t-2") == true)
         topology = await engine.topology
         #expect(topology.replicas["api"] == 5 && topology.regions["db"] == "eu-west")
         // Rolling back the last action restores just its key.

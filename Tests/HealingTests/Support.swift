@@ -47,6 +47,7 @@ struct Rig {
          topology: Topology? = Rig.topology) async throws {
         var options = StoreOptions()
         options.nodeID = "agent-t"
+        options.replicaID = "r-t"
         options.clock = clock
         // Every event the engine writes must pass its own vocabulary.
         options.vocabularies = [HealingVocabulary()]

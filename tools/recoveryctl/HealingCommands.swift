@@ -85,7 +85,7 @@ struct DemoCommand: AsyncRun {
         store: \(path) (\(head.seq) events, head \(head.seq):\(head.hash.hex))
         explore it:
           recoveryctl --store \(path) query --type action.succeeded
-          recoveryctl --store \(path) actions --correlation incident-1
+          recoveryctl --store \(path) actions --correlation incident-\(store.replicaID)-1
           recoveryctl --store \(path) breakers
           recoveryctl --store \(path) replay --projection topology --at-seq \(result?.beforeIncidentSeq ?? 1)
           recoveryctl --store \(path) diff --from \(result?.beforeIncidentSeq ?? 1) --to \(head.seq) --projection topology

@@ -73,7 +73,7 @@ struct Stats: ParsableCommand {
         switch format {
         case .json:
             var object: [String: EventValue] = [
-                "count": .int(Int64(s.count)), "streams": .int(Int64(s.streams)), "node_id": .string(s.nodeID),
+                "count": .int(Int64(s.count)), "streams": .int(Int64(s.streams)), "node_id": .string(s.nodeID), "replica_id": .string(s.replicaID),
                 "per_type": .map(s.perType.mapValues { .int(Int64($0)) }),
                 "per_node": .map(s.perNode.mapValues { .int(Int64($0)) }),
                 "bytes_on_disk": .int(Int64(s.bytesOnDisk)), "map_size": .int(Int64(s.mapSize)),
@@ -86,6 +86,7 @@ struct Stats: ParsableCommand {
             print(JSONWriter.encode(.map(object)))
         case .text:
             print("store:       \(store.path) (node \(s.nodeID))")
+            print("replica:     \(s.replicaID)")
             print("events:      \(s.count) in \(s.streams) streams")
             if let first = s.firstSeq, let last = s.lastSeq, let ft = s.firstTime, let lt = s.lastTime {
                 print("seq:         \(first) .. \(last)")

@@ -21,6 +21,11 @@ public final class EventStore: @unchecked Sendable {
     // @unchecked: mutable state lives in `Writer` (its own lock) and `HeadWatch` (its own lock).
     public let path: String
     public let nodeID: String
+    /// This store's identity as a replica of shared state (see `ReplicaID`): unique per store,
+    /// unlike the node id, which names the host for people.
+    public var replicaID: String { replicaLock.withLock { replicaStorage } }
+    private let replicaLock = Mutex()
+    private var replicaStorage: String
     public let options: StoreOptions
     let env: Environment
     private let writerLock = Mutex()
@@ -40,9 +45,10 @@ public final class EventStore: @unchecked Sendable {
     /// are complete, which format 4 accepts as it is.
     public static let formatVersion = 4
 
-    private init(path: String, nodeID: String, options: StoreOptions, env: Environment) {
+    private init(path: String, nodeID: String, replicaID: String, options: StoreOptions, env: Environment) {
         self.path = path
         self.nodeID = nodeID
+        self.replicaStorage = replicaID
         self.options = options
         self.env = env
     }
@@ -64,7 +70,8 @@ public final class EventStore: @unchecked Sendable {
                 nodeID = try env.read { txn in try readOrInitialiseMeta(txn, path: path, options: nil) }
                 try upgradeFormat(env)
             }
-            let store = EventStore(path: path, nodeID: nodeID, options: options, env: env)
+            let replicaID = try ReplicaID.loadOrAssign(env, path: path, proposed: options.replicaID)
+            let store = EventStore(path: path, nodeID: nodeID, replicaID: replicaID, options: options, env: env)
             store.headWatch.publish(try store.head().seq)
             return store
         } catch let error as StoreError {
@@ -153,6 +160,17 @@ public final class EventStore: @unchecked Sendable {
             if stored < 3 { try IdKey.rebuild(txn) }
             try txn.put(txn.dbs.meta, Key.text("format"), [UInt8(formatVersion)])
         }
+    }
+
+    /// Gives this store a new replica id and returns it. For a store restored from a backup or
+    /// copied from another node: its lost tail may already have reached peers under the old id,
+    /// so reusing the old id's counters would give two different operations one identity.
+    @discardableResult
+    public func renewReplicaID(_ proposed: String? = nil) throws(StoreError) -> String {
+        let fresh = try ReplicaID.checked(proposed ?? ReplicaID.random())
+        try storeCall { try env.write { txn in try txn.put(txn.dbs.meta, ReplicaID.metaKey, Key.text(fresh)) } }
+        replicaLock.withLock { replicaStorage = fresh }
+        return fresh
     }
 
     private static func hostName() -> String {

@@ -20,6 +20,7 @@ public struct StoreStats: Sendable, Hashable {
     public var mapUsed: Int = 0
     public var indexCheckpoint: UInt64 = 0
     public var nodeID = ""
+    public var replicaID = ""
 }
 
 extension EventStore {
@@ -27,6 +28,7 @@ extension EventStore {
     public func stats() throws(StoreError) -> StoreStats {
         var stats = StoreStats()
         stats.nodeID = nodeID
+        stats.replicaID = replicaID
         try storeCall {
             try env.read { txn in
                 let head = try Head.load(txn).seq

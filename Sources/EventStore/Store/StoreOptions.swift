@@ -10,6 +10,11 @@ public struct StoreOptions: Sendable {
     public var durability: Durability = .durable
     /// This node's id, recorded when the store is created; defaults to the host name.
     public var nodeID: String?
+    /// This store's replica id, for a store being created (and for an older store that gets
+    /// one when first opened by this build): 16 lower-case hex digits from the system's random
+    /// generator unless given here (simulations and tests give fixed ones). Ignored for a store
+    /// that has one; `EventStore.renewReplicaID` replaces it.
+    public var replicaID: String?
     /// The physical clock; inject a `ManualClock` for deterministic tests and simulations.
     public var clock: any WallClock = SystemClock()
     /// A remote hybrid-logical-clock timestamp further ahead of the local clock than this is

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EventStore
+import CLMDB
 @_exported import TestKit
 
 /// Opens a store in a temporary directory with a manual clock.
@@ -126,4 +127,34 @@ func run(_ executable: String, _ arguments: [String], stdin: Data? = nil,
 
 func recoveryctl(_ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     try run(Executables.recoveryctl, arguments, stdin: stdin)
+}
+
+/// Opens the store's LMDB environment directly (the C API, behind the store's back) and runs
+/// `body` in a write transaction.
+func withRawEnvironment(_ path: String, _ body: (OpaquePointer) throws -> Void) throws {
+    var env: OpaquePointer?
+    #expect(mdb_env_create(&env) == 0)
+    guard let env else { return }
+    defer { mdb_env_close(env) }
+    mdb_env_set_maxdbs(env, 32)
+    #expect(mdb_env_open(env, path, 0, 0o644) == 0)
+    var txn: OpaquePointer?
+    #expect(mdb_txn_begin(env, nil, 0, &txn) == 0)
+    guard let txn else { return }
+    try body(txn)
+    #expect(mdb_txn_commit(txn) == 0)
+}
+
+/// Deletes one key of the store's `meta` database behind the store's back, as a store written
+/// by an older version would lack it.
+func removeMetaKey(_ name: String, in path: String) throws {
+    try withRawEnvironment(path) { txn in
+        var dbi: MDB_dbi = 0
+        #expect(mdb_dbi_open(txn, "meta", 0, &dbi) == 0)
+        var key = Array(name.utf8)
+        key.withUnsafeMutableBytes { k in
+            var mk = MDB_val(mv_size: k.count, mv_data: k.baseAddress)
+            #expect(mdb_del(txn, dbi, &mk, nil) == 0)
+        }
+    }
 }
