@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "Projections", targets: ["Projections"]),
         .library(name: "Healing", targets: ["Healing"]),
+        .library(name: "Replication", targets: ["Replication"]),
         .library(name: "MeshSimulation", targets: ["MeshSimulation"]),
         .executable(name: "recoveryctl", targets: ["recoveryctl"]),
         // The properties the fuzz targets check (Fuzz/, a package of its own) and the corpus
@@ -23,6 +24,7 @@ let package = Package(
         .target(name: "EventStore", dependencies: ["CLMDB", "COpenSSL"]),
         .target(name: "Projections", dependencies: ["EventStore"]),
         .target(name: "Healing", dependencies: ["EventStore", "Projections"]),
+        .target(name: "Replication", dependencies: ["EventStore", "Projections"]),
         .target(name: "MeshSimulation", dependencies: ["Healing", "EventStore", "Projections"]),
         .executableTarget(
             name: "recoveryctl",
@@ -38,6 +40,7 @@ let package = Package(
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestKit", "StoreCrashHelper", "recoveryctl"]),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks", "TestKit"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "EventStore", "TestKit"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "EventStore", "Projections", "TestKit"]),
         .testTarget(name: "HealingTests", dependencies: ["Healing", "MeshSimulation", "Projections", "EventStore", "TestKit"]),
     ],
     swiftLanguageModes: [.v6]

@@ -147,7 +147,8 @@ public enum ExpectedVersion: Sendable, Hashable {
     /// The stream's head version must be exactly this (0 means no stream).
     case exactly(UInt64)
 
-    func admits(_ current: UInt64) -> Bool {
+    /// Whether a stream at version `current` meets the expectation.
+    public func admits(_ current: UInt64) -> Bool {
         switch self {
         case .any: return true
         case .noStream: return current == 0

@@ -1,0 +1,129 @@
+import EventStore
+import Projections
+
+/// Where a replica keeps its operations: an event log and the replicated state built from it.
+/// `StoreLog` is the durable one; `MemoryLog` keeps events in memory, for property tests and
+/// simulations that run thousands of replicas.
+public protocol OperationLog: AnyObject {
+    var replicaID: String { get }
+    var nodeID: String { get }
+    /// The physical clock, for the bound on remote timestamps.
+    var clock: any WallClock { get }
+    /// How far ahead of the local clock a remote timestamp may be.
+    var maximumClockAheadMicros: Int64 { get }
+    /// The state after every event in the log.
+    func state() throws(ReplicationError) -> ReplicatedState
+    /// Appends atomically: all or nothing. `expecting` as `EventStore.append`.
+    func append(_ events: [NewEvent], expecting: [String: ExpectedVersion]) throws(ReplicationError)
+    /// The operations this log holds that `vector` lacks, in log order (a causal order), at
+    /// most `limit`.
+    func operations(lacking vector: VersionVector, limit: Int) throws(ReplicationError) -> [ReplicatedOperation]
+}
+
+/// A replica's operations in an `EventStore`, with the state kept current by a projection runner.
+public final class StoreLog: OperationLog, @unchecked Sendable {
+    // @unchecked: the runner has its own lock; the store is thread-safe.
+    public let store: EventStore
+    let runner: ProjectionRunner<ReplicatedStateProjection>
+
+    public init(store: EventStore) throws(ReplicationError) {
+        self.store = store
+        do { runner = try ProjectionRunner(store: store, projection: ReplicatedStateProjection()) } catch {
+            throw .store(.io(operation: "opening the replicated state", code: -1, message: "\(error)"))
+        }
+    }
+
+    public var replicaID: String { store.replicaID }
+    public var nodeID: String { store.nodeID }
+    public var clock: any WallClock { store.options.clock }
+    public var maximumClockAheadMicros: Int64 { store.options.maximumClockAheadMicros }
+
+    public func state() throws(ReplicationError) -> ReplicatedState {
+        do { try runner.catchUp() } catch {
+            if case .store(let storeError) = error { throw .store(storeError) }
+            throw .store(.io(operation: "building the replicated state", code: -1, message: "\(error)"))
+        }
+        return runner.state.value
+    }
+
+    /// Events the projection skipped (malformed or out of order), for `sync status`.
+    public var malformed: MalformedEvents { runner.state.malformed }
+
+    public func append(_ events: [NewEvent], expecting: [String: ExpectedVersion]) throws(ReplicationError) {
+        do { _ = try store.appendBlocking(events, expecting: expecting) } catch { throw .store(error) }
+    }
+
+    public func operations(lacking vector: VersionVector, limit: Int) throws(ReplicationError) -> [ReplicatedOperation] {
+        let held = try state().vector
+        var runs: [[(seq: UInt64, op: ReplicatedOperation)]] = []
+        do {
+            for (replica, count) in held.counters where count > vector[replica] {
+                var run: [(UInt64, ReplicatedOperation)] = []
+                var iterator = store.read(stream: ReplicatedOperation.stream(of: replica), fromVersion: vector[replica] + 1).makeIterator()
+                while run.count < limit, let event = try iterator.next() {
+                    guard let op = try? ReplicatedOperation(event: event) else { continue }
+                    run.append((event.seq, op))
+                }
+                runs.append(run)
+            }
+        } catch { throw .store(error) }
+        return runs.joined().sorted { $0.seq < $1.seq }.prefix(limit).map(\.op)
+    }
+}
+
+/// A replica's log in memory: the same events and the same projection as a store, without
+/// the disk. For property tests and simulations.
+public final class MemoryLog: OperationLog, @unchecked Sendable {
+    // @unchecked: used from one thread at a time, like the tests that drive it.
+    public let replicaID: String
+    public let nodeID: String
+    public let clock: any WallClock
+    public let maximumClockAheadMicros: Int64 = 60_000_000
+    public private(set) var events: [Event] = []
+    private var current = ReplicatedStateProjection().initialState
+    private var ids: Set<String> = []
+    private var versions: [String: UInt64] = [:]
+    private var hlc = HLC.zero
+
+    public init(replicaID: String, nodeID: String? = nil, clock: any WallClock) {
+        self.replicaID = replicaID
+        self.nodeID = nodeID ?? "node-\(replicaID)"
+        self.clock = clock
+    }
+
+    public func state() -> ReplicatedState { current.value }
+    public var malformed: MalformedEvents { current.malformed }
+
+    public func append(_ new: [NewEvent], expecting: [String: ExpectedVersion]) throws(ReplicationError) {
+        for (stream, expected) in expecting where !expected.admits(versions[stream] ?? 0) {
+            throw .store(.conflict(stream: stream, expected: expected, actual: versions[stream] ?? 0))
+        }
+        for event in new where event.id.map({ !ids.contains($0) }) ?? true {
+            let now = clock.now()
+            hlc = max(HLC(wall: now.microseconds, logical: 0), hlc.next)
+            if let remote = event.hlc, remote >= hlc { hlc = remote.next }
+            let version = (versions[event.stream] ?? 0) + 1
+            versions[event.stream] = version
+            let id = event.id ?? "\(replicaID)-\(events.count + 1)"
+            ids.insert(id)
+            let stored = Event(seq: UInt64(events.count + 1), stream: event.stream, type: event.type, data: event.data, id: id,
+                               time: event.time ?? now, hlc: event.hlc ?? hlc, node: event.node ?? nodeID, version: version)
+            events.append(stored)
+            ReplicatedStateProjection().apply(stored, to: &current)
+        }
+    }
+
+    public func operations(lacking vector: VersionVector, limit: Int) -> [ReplicatedOperation] {
+        var out: [ReplicatedOperation] = []
+        for event in events where out.count < limit {
+            guard let op = try? ReplicatedOperation(event: event), !vector.contains(op.dot) else { continue }
+            out.append(op)
+        }
+        return out
+    }
+}
+
+extension HLC {
+    /// The next timestamp after this one.
+    var next: HLC { logical == .max ? HLC(wall: wall + 1, logical: 0) : HLC(wall: wall, logical: logical + 1) }
+}
