@@ -131,7 +131,7 @@ extension ReplicatedOperation {
             let resolves = try d.optionalArray("resolves") { value, path throws(PayloadError) in
                 try Self.dot(try PayloadReader(value, path: path), path: path)
             } ?? []
-            self.init(dot: dot, deps: deps, kind: kind, map: try d.string("crdt"), key: try d.string("key"), value: d.value("value"),
+            self.init(dot: dot, deps: deps, kind: kind, map: try d.string("crdt"), key: try d.string("key"), value: d.fields["value"],
                       strategy: strategy, resolves: resolves, hlc: hlc, time: time, node: node)
         default:
             throw PayloadError(field: "type", message: "'\(type)' is not a replicated operation")

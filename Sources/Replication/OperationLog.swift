@@ -80,6 +80,8 @@ public final class MemoryLog: OperationLog, @unchecked Sendable {
     public let clock: any WallClock
     public let maximumClockAheadMicros: Int64 = 60_000_000
     public private(set) var events: [Event] = []
+    /// The operations among `events`, in log order.
+    private var operations: [ReplicatedOperation] = []
     private var current = ReplicatedStateProjection().initialState
     private var ids: Set<String> = []
     private var versions: [String: UInt64] = [:]
@@ -110,15 +112,13 @@ public final class MemoryLog: OperationLog, @unchecked Sendable {
                                time: event.time ?? now, hlc: event.hlc ?? hlc, node: event.node ?? nodeID, version: version)
             events.append(stored)
             ReplicatedStateProjection().apply(stored, to: &current)
+            if let op = try? ReplicatedOperation(event: stored) { operations.append(op) }
         }
     }
 
     public func operations(lacking vector: VersionVector, limit: Int) -> [ReplicatedOperation] {
         var out: [ReplicatedOperation] = []
-        for event in events where out.count < limit {
-            guard let op = try? ReplicatedOperation(event: event), !vector.contains(op.dot) else { continue }
-            out.append(op)
-        }
+        for op in operations where out.count < limit && !vector.contains(op.dot) { out.append(op) }
         return out
     }
 }

@@ -43,7 +43,12 @@ public final class Replica {
     /// Deletes `key` (a tombstone until garbage collection).
     @discardableResult
     public func delete(map: String = "default", key: String) throws(ReplicationError) -> Dot {
-        try write(map: map, key: key, strategy: nil, default: .lastWriteWins, registers: true) { _, _ in (.delete, nil, []) }
+        try write(map: map, key: key, strategy: nil, default: .lastWriteWins, registers: true) { state, _ throws(ReplicationError) in
+            guard let entry = state.entry(map: map, key: key), entry.strategy.isRegister, !entry.isTombstone else {
+                throw .refused("map '\(map)' has no key '\(key)' to delete")
+            }
+            return (.delete, nil, [])
+        }
     }
 
     /// Settles a manual key's open conflict with `value`, naming every value it replaces.
@@ -141,16 +146,17 @@ public final class Replica {
                             value: .string(log.nodeID), strategy: nil, hlc: .zero, time: Timestamp(nanoseconds: 0), node: log.nodeID)
     }
 
-    /// Joins the group if this replica has not yet (after a first pull, so that its join
-    /// follows what it received).
-    public func joinIfNeeded() throws(ReplicationError) {
+    /// Admits a replica that asks to sync and is not yet a member: this member records its
+    /// join, so that every member that later counts this member's acknowledgements knows the
+    /// newcomer too and waits for it before collecting (see `stability(of:)`). A replica that
+    /// was never admitted and writes founds a group of its own.
+    func admit(_ replica: String) throws(ReplicationError) {
+        guard replica != id, ReplicaID.isValid(replica) else { return }
         let state = try log.state()
-        guard state.members[id] == nil else { return }
-        let join = joinOperation(state)
-        do {
-            try log.append([join.localEvent], expecting: [ReplicatedOperation.stream(of: id): .exactly(join.dot.counter - 1)])
-        } catch .store(.conflict) {
-            return
+        guard state.members[replica] == nil else { return }
+        _ = try append { state, next throws(ReplicationError) in
+            [ReplicatedOperation(dot: next, deps: state.vector, kind: .join, map: "", key: replica, value: .string(replica),
+                                 strategy: nil, hlc: .zero, time: Timestamp(nanoseconds: 0), node: log.nodeID)]
         }
     }
 
@@ -172,6 +178,7 @@ public final class Replica {
     /// Answers a peer's request with one page of the operations it lacks, and records what it
     /// acknowledged (when that is news).
     public func respond(to request: SyncRequest, limit: Int = SyncLimits.pageOperations) throws(ReplicationError) -> SyncResponse {
+        try admit(request.replica)
         let state = try log.state()
         let page = max(1, min(limit, SyncLimits.maximumOperations))
         let operations = try log.operations(lacking: request.vector, limit: page)

@@ -88,7 +88,7 @@ public enum SyncCoding {
         ops.arrayHead(response.operations.count)
         var previous = (wall: Int64(0), deps: [String: VersionVector]())
         for op in response.operations {
-            let items = 9 + (op.kind == .delete || op.kind == .decommission ? 0 : 1)
+            let items = 10 + (op.kind == .delete || op.kind == .decommission ? 0 : 1)
             ops.arrayHead(items)
             ops.uint(UInt64(OperationKind.allCases.firstIndex(of: op.kind) ?? 0))
             ops.uint(table.index(op.dot.replica))
@@ -126,7 +126,7 @@ public enum SyncCoding {
             } else {
                 ops.arrayHead(0)
             }
-            if items == 10 { ops.value(op.value ?? .null) }
+            if items == 11 { ops.value(op.value ?? .null) }
         }
         var w = CBORWriter(capacity: ops.bytes.count + 256)
         w.arrayHead(6)
@@ -181,7 +181,7 @@ public enum SyncCoding {
             var previous = (wall: Int64(0), deps: [String: VersionVector]())
             for index in 0..<opCount {
                 let items = try cbor { try r.readArrayHead() }
-                guard items == 9 || items == 10 else { throw .badMessage("operation \(index + 1) has \(items) items") }
+                guard items == 10 || items == 11 else { throw .badMessage("operation \(index + 1) has \(items) items") }
                 let kindIndex = try cbor { try r.readUInt() }
                 guard kindIndex < UInt64(OperationKind.allCases.count) else { throw .badMessage("operation \(index + 1): unknown kind") }
                 let kind = OperationKind.allCases[Int(kindIndex)]
@@ -223,7 +223,9 @@ public enum SyncCoding {
                     let replica = try string(try cbor { try r.readUInt() })
                     resolves.append(Dot(replica: replica, counter: try cbor { try r.readUInt() }))
                 }
-                let value = items == 10 ? try cbor { try r.readValue() } : nil
+                // (Not a ternary: EventValue takes a nil literal, which would read as `.null`.)
+                var value: EventValue?
+                if items == 11 { value = try cbor { try r.readValue() } }
                 operations.append(ReplicatedOperation(
                     dot: Dot(replica: origin, counter: counter), deps: deps, kind: kind, map: map, key: key, value: value,
                     strategy: strategy, resolves: resolves, hlc: HLC(wall: wall, logical: UInt32(logical)),
