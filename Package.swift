@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "MeshSimulation", dependencies: ["Healing", "EventStore", "Projections"]),
         .executableTarget(
             name: "recoveryctl",
-            dependencies: ["EventStore", "Projections", "Healing", "MeshSimulation",
+            dependencies: ["EventStore", "Projections", "Healing", "Replication", "MeshSimulation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/recoveryctl"),
         .target(name: "FuzzChecks", dependencies: ["EventStore", "Projections", "Healing"], path: "Fuzz/Checks"),

@@ -83,18 +83,15 @@ extension ReplicatedState {
         return (tombstones, dots)
     }
 
-    /// The state as readers see it: per map and key the live values (sorted, so garbage
-    /// collection's compaction cannot reorder them) and whether a manual conflict is open.
+    /// The state as readers see it: per map and key the live values and whether a manual
+    /// conflict is open.
     /// Replicas that delivered the same operations have the same visible state.
     public var visible: EventValue {
         var out: [String: EventValue] = [:]
         for (name, keys) in maps {
             var rendered: [String: EventValue] = [:]
             for (key, entry) in keys where !entry.isTombstone {
-                var values = entry.values
-                if entry.strategy == .mergeAll || entry.strategy == .manual {
-                    values.sort { JSONWriter.encode($0) < JSONWriter.encode($1) }
-                }
+                let values = entry.values
                 var fields: [String: EventValue] = ["strategy": .string(entry.strategy.rawValue), "values": .array(values)]
                 if entry.hasOpenConflict { fields["conflict"] = true }
                 rendered[key] = .map(fields)

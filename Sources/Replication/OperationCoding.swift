@@ -47,7 +47,6 @@ extension ReplicatedOperation {
             }
         }
         if kind == .resolve {
-            guard !resolves.isEmpty else { throw PayloadError(field: "data.resolves", message: "a resolve names the values it settles") }
             guard resolves.allSatisfy(deps.contains) else {
                 throw PayloadError(field: "data.resolves", message: "names a value its origin had not seen")
             }

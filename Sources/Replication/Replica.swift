@@ -58,9 +58,9 @@ public final class Replica {
             guard strategy == .manual, let entry = state.entry(map: map, key: key) else {
                 throw .refused("only a manual key with values can be resolved")
             }
-            let dots = entry.siblings.compactMap(\.dot)
-            guard !dots.isEmpty else { throw .refused("key '\(key)' has nothing to resolve") }
-            return (.resolve, value, dots)
+            guard !entry.siblings.isEmpty else { throw .refused("key '\(key)' has nothing to resolve") }
+            // Values compacted by collection have no dot left; every later write covers them.
+            return (.resolve, value, entry.siblings.compactMap(\.dot))
         }
     }
 
@@ -177,7 +177,9 @@ public final class Replica {
 
     /// Answers a peer's request with one page of the operations it lacks, and records what it
     /// acknowledged (when that is news).
-    public func respond(to request: SyncRequest, limit: Int = SyncLimits.pageOperations) throws(ReplicationError) -> SyncResponse {
+    /// `acknowledging: false` for the later pages of one exchange, whose requests carry what
+    /// the requester will have rather than what it has.
+    public func respond(to request: SyncRequest, limit: Int = SyncLimits.pageOperations, acknowledging: Bool = true) throws(ReplicationError) -> SyncResponse {
         try admit(request.replica)
         let state = try log.state()
         let page = max(1, min(limit, SyncLimits.maximumOperations))
@@ -185,7 +187,7 @@ public final class Replica {
         let sent = request.vector.merging(VersionVector(Dictionary(operations.map { ($0.dot.replica, $0.dot.counter) }, uniquingKeysWith: max)))
         var acknowledged = state.acknowledged
         acknowledged[id] = state.vector
-        if request.replica != id, !(state.acknowledged[request.replica] ?? VersionVector()).includes(request.vector),
+        if acknowledging, request.replica != id, !(state.acknowledged[request.replica] ?? VersionVector()).includes(request.vector),
            state.members[request.replica]?.decommissionedAfter == nil {
             try log.append([Self.synced(peer: request.replica, sent: operations.count, received: 0, vector: request.vector, acks: [:])], expecting: [:])
         }

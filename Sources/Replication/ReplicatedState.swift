@@ -78,7 +78,8 @@ public struct Entry: Sendable, Codable, Equatable {
             let winner = siblings.max { $1.wins(over: $0) }
             return winner?.value.map { [$0] } ?? []
         case .mergeAll, .manual:
-            return siblings.compactMap(\.value)
+            // In a fixed order (collection may compact the dots they are kept by).
+            return siblings.compactMap(\.value).sorted { JSONWriter.encode($0) < JSONWriter.encode($1) }
         case .addWinsSet:
             return elements.keys.sorted().compactMap { elements[$0]?.value }
         case .pnCounter:

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventStore
 import Healing
+import Replication
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,7 @@ struct Recoveryctl: ParsableCommand {
         subcommands: [Import.self, Query.self, Tail.self, Verify.self, Reindex.self, Stats.self,
                       ReplayCommand.self, DiffCommand.self, ProjectionsCommand.self, RebuildCommand.self,
                       DemoCommand.self, RollbackCommand.self, BreakersCommand.self, ActionsCommand.self,
-                      SimulateCommand.self])
+                      SimulateCommand.self, KVCommand.self, SetCommand.self, CounterCommand.self, SyncCommand.self])
 
     static func main() {
         let arguments = GlobalArguments.hoistStoreOption(Array(CommandLine.arguments.dropFirst()))
@@ -91,7 +92,7 @@ struct GlobalArguments: ParsableArguments {
     /// or a rollback cannot write a malformed one.
     static var options: StoreOptions {
         var options = StoreOptions()
-        options.vocabularies = [OperatorVocabulary(), HealingVocabulary()]
+        options.vocabularies = [OperatorVocabulary(), HealingVocabulary(), ReplicationVocabulary()]
         return options
     }
 
@@ -122,7 +123,9 @@ struct GlobalArguments: ParsableArguments {
         // Right after the subcommand name, so that an option that takes the rest of the line
         // (rollback --exec CMD ARGS...) cannot swallow it.
         let terminator = rest.firstIndex(of: "--") ?? rest.endIndex
-        let afterName = rest.firstIndex { !$0.hasPrefix("-") }.map { $0 + 1 } ?? terminator
+        // After the subcommand path (`kv put`), at the end of the leading run of words.
+        let firstWord = rest.firstIndex { !$0.hasPrefix("-") }
+        let afterName = firstWord.map { start in rest[start...].firstIndex { $0.hasPrefix("-") } ?? rest.endIndex } ?? terminator
         rest.insert(contentsOf: hoisted, at: min(afterName, terminator))
         return rest
     }

@@ -2,11 +2,12 @@ import ArgumentParser
 import EventStore
 import Foundation
 import Healing
+import Replication
 import Projections
 
 /// The projections recoveryctl knows by name.
 enum Catalog {
-    static let projections = ProjectionRegistry.generic.adding(ProjectionRegistry.healing())
+    static let projections = ProjectionRegistry.generic.adding(ProjectionRegistry.healing()).adding([RegisteredProjection(ReplicatedStateProjection())])
 }
 
 /// Warnings (a damaged snapshot that was rebuilt, say) go to stderr, apart from the output.
