@@ -1,6 +1,6 @@
 # RecoveryEngine: `make demo` and `make test` work on a fresh Debian machine as root.
 SWIFT      ?= swift
-APT_PKGS   := liblmdb-dev lmdb-utils libssl-dev openssl pkg-config libsqlite3-dev
+APT_PKGS   := liblmdb-dev lmdb-utils libssl-dev openssl pkg-config libsqlite3-dev python3-venv
 STORE      ?= ./recovery-store
 CTL        := .build/debug/recoveryctl
 
@@ -77,6 +77,8 @@ bench: deps
 	cd Benchmarks && .build/release/RecoveryBenchmarks
 	cd Benchmarks && .build/release/ProjectionBenchmarks
 	cd Benchmarks && .build/release/HealingBenchmarks
+	cd Benchmarks && .build/release/ReplicationBenchmarks
+	cd Benchmarks && { [ -x .venv/bin/python ] || python3 -m venv .venv; } && .venv/bin/pip install -q pycrdt && .venv/bin/python pycrdt_bench.py
 
 clean:
 	rm -rf .build .build-release .build-asan .build-tsan Benchmarks/.build Fuzz/.build Fuzz/.work

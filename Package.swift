@@ -31,7 +31,7 @@ let package = Package(
             dependencies: ["EventStore", "Projections", "Healing", "Replication", "MeshSimulation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/recoveryctl"),
-        .target(name: "FuzzChecks", dependencies: ["EventStore", "Projections", "Healing"], path: "Fuzz/Checks"),
+        .target(name: "FuzzChecks", dependencies: ["EventStore", "Projections", "Healing", "Replication"], path: "Fuzz/Checks"),
         // A child process that appends until it is killed; the crash-safety tests drive it.
         .executableTarget(name: "StoreCrashHelper", dependencies: ["EventStore"], path: "Tests/StoreCrashHelper"),
         // Shared by the test targets: temporary directories and the projection determinism check

@@ -23,6 +23,11 @@ let package = Package(
             "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
             .product(name: "Healing", package: "RecoveryEngine"),
         ]),
+        // Issue 14: replication apply rate, sync time and bytes, collection on churn.
+        .executableTarget(name: "ReplicationBenchmarks", dependencies: [
+            "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
+            .product(name: "Projections", package: "RecoveryEngine"), .product(name: "Replication", package: "RecoveryEngine"),
+        ]),
         // Appends the workload: a target for `perf record` on the append path.
         .executableTarget(name: "AppendProfile", dependencies: [
             "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),

@@ -120,16 +120,20 @@ public final class Replica {
     /// replica joins with its first operation. Retries when another process appended first.
     private func append(_ make: (ReplicatedState, Dot) throws(ReplicationError) -> [ReplicatedOperation]) throws(ReplicationError) -> Dot {
         for _ in 0..<8 {
-            var state = try log.state()
-            if let member = state.members[id], member.decommissionedAfter != nil { throw .decommissioned(replica: id) }
-            var ops: [ReplicatedOperation] = []
-            if state.members[id] == nil {
-                let join = joinOperation(state)
-                try state.apply(join)
-                ops.append(join)
+            // The state copy must be gone before the append: a log that updates its state in
+            // place would otherwise copy it whole.
+            func prepare() throws(ReplicationError) -> [ReplicatedOperation] {
+                var state = try log.state()
+                if let member = state.members[id], member.decommissionedAfter != nil { throw .decommissioned(replica: id) }
+                var ops: [ReplicatedOperation] = []
+                if state.members[id] == nil {
+                    let join = joinOperation(state)
+                    try state.apply(join)
+                    ops.append(join)
+                }
+                return ops + (try make(state, Dot(replica: id, counter: state.vector[id] + 1)))
             }
-            let next = Dot(replica: id, counter: state.vector[id] + 1)
-            ops += try make(state, next)
+            let ops = try prepare()
             let first = ops[0].dot.counter
             do {
                 try log.append(ops.map(\.localEvent), expecting: [ReplicatedOperation.stream(of: id): .exactly(first - 1)])
@@ -253,6 +257,7 @@ public final class Replica {
         }
         var expecting: [String: ExpectedVersion] = [:]
         for op in delivered where expecting[op.stream] == nil { expecting[op.stream] = .exactly(op.dot.counter - 1) }
+        state = ReplicatedState()  // released before the append (see `append`)
         if !delivered.isEmpty || !records.isEmpty {
             try log.append(delivered.map(\.newEvent) + records, expecting: expecting)
         }
