@@ -60,16 +60,56 @@ public final class ProjectionRunner<P: Projection>: @unchecked Sendable {
             // and position consistent with each other and with the checkpoint.
             var points = SnapshotPoints(projection, after: applied, interval: snapshotInterval,
                                         extra: Array(pendingRepairs), groupSize: Self.snapshotsPerSave)
+            // The replay takes the state's storage over, so that applying does not copy a large
+            // state whole on every catch-up; a failure before the first delivery rebuilds the
+            // state at `applied` (from its snapshot) instead of keeping a second copy around.
+            guard head > applied else { return 0 }
             var next = current
-            _ = try replay.replay(&next, from: applied, through: head, snapshots: &points) { encoded, state, seq throws(ProjectionError) in
-                let snapshots = encoded.map { ($0.seq, $0.state.bytes, $0.state.digest) }
-                try storeStep { try store.saveSnapshots(name: projection.name, version: projection.version, snapshots) }
-                current = state
-                applied = seq
-                pendingRepairs.subtract(encoded.map(\.seq))
-                wakeWaiters()
+            current = projection.initialState
+            var adopted = false
+            do throws(ProjectionError) {
+                _ = try replay.replay(&next, from: applied, through: head, snapshots: &points) { encoded, state, seq throws(ProjectionError) in
+                    let snapshots = encoded.map { ($0.seq, $0.state.bytes, $0.state.digest) }
+                    try storeStep { try store.saveSnapshots(name: projection.name, version: projection.version, snapshots) }
+                    current = state
+                    adopted = true
+                    applied = seq
+                    pendingRepairs.subtract(encoded.map(\.seq))
+                    wakeWaiters()
+                }
+            } catch {
+                if !adopted { restore() }
+                throw error
             }
             return Int(applied - start)
+        }
+    }
+
+    /// Takes `state` as the state after event `seq`, when the runner stands exactly at
+    /// `expected` (nothing was applied since the caller computed it): for a writer that
+    /// computed the state of its own append as it prepared it, so that the runner does not
+    /// decode and apply those events once more. The caller promises that `state` is what
+    /// applying events `expected + 1 ... seq` gives; returns false (and changes nothing) when
+    /// the runner moved. Snapshot points passed this way are skipped.
+    @discardableResult
+    public func adopt(_ state: P.State, at seq: UInt64, ifAt expected: UInt64) -> Bool {
+        lock.withLock {
+            guard applied == expected, seq >= expected else { return false }
+            current = state
+            applied = seq
+            wakeWaiters()
+            return true
+        }
+    }
+
+    /// Puts back the state at `applied` after a catch-up failed before adopting any state
+    /// (the replay had taken the state over); from scratch if even that fails.
+    private func restore() {
+        if applied > 0, let state = try? replay.state(at: applied) {
+            current = state
+        } else {
+            current = projection.initialState
+            applied = 0
         }
     }
 

@@ -99,8 +99,14 @@ extension ReplicatedOperation {
 
     /// Reads an operation from an event's type, payload and envelope; nil for other types.
     public init?(event: Event) throws(PayloadError) {
+        try self.init(event: event, checking: true)
+    }
+
+    /// `checking: false` skips `checked()`, for operations read back from a log whose
+    /// projection delivered them (so they were checked when they arrived).
+    init?(event: Event, checking: Bool) throws(PayloadError) {
         guard ReplicationEvent.replicated.contains(event.type) else { return nil }
-        try self.init(type: event.type, data: event.data, hlc: event.hlc, time: event.time, node: event.node)
+        try self.init(type: event.type, data: event.data, hlc: event.hlc, time: event.time, node: event.node, checking: checking)
         guard event.stream == stream else { throw PayloadError(field: "stream", message: "must be \(stream) for dot \(dot)") }
         guard event.version == dot.counter else {
             throw PayloadError(field: "version", message: "\(event.version) is not the dot's counter \(dot.counter)")
@@ -109,6 +115,10 @@ extension ReplicatedOperation {
 
     /// Reads an operation from its payload and origin envelope, checked.
     public init(type: String, data: EventValue, hlc: HLC, time: Timestamp, node: String) throws(PayloadError) {
+        try self.init(type: type, data: data, hlc: hlc, time: time, node: node, checking: true)
+    }
+
+    init(type: String, data: EventValue, hlc: HLC, time: Timestamp, node: String, checking: Bool) throws(PayloadError) {
         let d = try PayloadReader(data)
         let dot = try Self.dot(try d.object("dot"), path: "data.dot")
         let deps = try Self.vector(d.value("deps"), path: "data.deps")
@@ -135,7 +145,7 @@ extension ReplicatedOperation {
         default:
             throw PayloadError(field: "type", message: "'\(type)' is not a replicated operation")
         }
-        self = try checked()
+        if checking { self = try checked() }
     }
 
     static func document(_ dot: Dot) -> EventValue {

@@ -13,8 +13,10 @@ public protocol OperationLog: AnyObject {
     var maximumClockAheadMicros: Int64 { get }
     /// The state after every event in the log.
     func state() throws(ReplicationError) -> ReplicatedState
-    /// Appends atomically: all or nothing. `expecting` as `EventStore.append`.
-    func append(_ events: [NewEvent], expecting: [String: ExpectedVersion]) throws(ReplicationError)
+    /// Appends atomically: all or nothing. `expecting` as `EventStore.append`. `resulting`,
+    /// when given, is the state after these events, computed from the state `state()` last
+    /// returned; a log may take it instead of applying the events again.
+    func append(_ events: [NewEvent], expecting: [String: ExpectedVersion], resulting: ReplicatedState?) throws(ReplicationError)
     /// The operations this log holds that `vector` lacks, in log order (a causal order), at
     /// most `limit`.
     func operations(lacking vector: VersionVector, limit: Int) throws(ReplicationError) -> [ReplicatedOperation]
@@ -49,25 +51,38 @@ public final class StoreLog: OperationLog, @unchecked Sendable {
     /// Events the projection skipped (malformed or out of order), for `sync status`.
     public var malformed: MalformedEvents { runner.state.malformed }
 
-    public func append(_ events: [NewEvent], expecting: [String: ExpectedVersion]) throws(ReplicationError) {
-        do { _ = try store.appendBlocking(events, expecting: expecting) } catch { throw .store(error) }
+    public func append(_ events: [NewEvent], expecting: [String: ExpectedVersion], resulting: ReplicatedState?) throws(ReplicationError) {
+        let before = runner.position
+        let result: AppendResult
+        do { result = try store.appendBlocking(events, expecting: expecting) } catch { throw .store(error) }
+        // Adopted only when the events went in right after what the state covers, all of them.
+        guard var state = resulting.map({ Tolerant($0) }), result.written == events.count, let last = result.positions.last,
+              result.positions.first == before + 1, last == before + UInt64(events.count) else { return }
+        state.malformed = runner.state.malformed
+        runner.adopt(state, at: last, ifAt: before)
     }
 
     public func operations(lacking vector: VersionVector, limit: Int) throws(ReplicationError) -> [ReplicatedOperation] {
         let held = try state().vector
-        var runs: [[(seq: UInt64, op: ReplicatedOperation)]] = []
+        var out: [ReplicatedOperation] = []
         do {
+            // Where the first operation the requester lacks lies, per replica (one index seek
+            // each); from the earliest of them one sequential scan collects the page in log
+            // order, which is the fast read path of the store.
+            var start: UInt64?
             for (replica, count) in held.counters where count > vector[replica] {
-                var run: [(UInt64, ReplicatedOperation)] = []
                 var iterator = store.read(stream: ReplicatedOperation.stream(of: replica), fromVersion: vector[replica] + 1).makeIterator()
-                while run.count < limit, let event = try iterator.next() {
-                    guard let op = try? ReplicatedOperation(event: event) else { continue }
-                    run.append((event.seq, op))
-                }
-                runs.append(run)
+                if let first = try iterator.next() { start = min(start ?? first.seq, first.seq) }
+            }
+            guard let start else { return [] }
+            try store.scan(from: start) { event in
+                guard ReplicationEvent.replicated.contains(event.type), let op = try? ReplicatedOperation(event: event, checking: false),
+                      !vector.contains(op.dot), held.contains(op.dot) else { return true }
+                out.append(op)
+                return out.count < limit
             }
         } catch { throw .store(error) }
-        return runs.joined().sorted { $0.seq < $1.seq }.prefix(limit).map(\.op)
+        return out
     }
 }
 
@@ -96,7 +111,7 @@ public final class MemoryLog: OperationLog, @unchecked Sendable {
     public func state() -> ReplicatedState { current.value }
     public var malformed: MalformedEvents { current.malformed }
 
-    public func append(_ new: [NewEvent], expecting: [String: ExpectedVersion]) throws(ReplicationError) {
+    public func append(_ new: [NewEvent], expecting: [String: ExpectedVersion], resulting: ReplicatedState?) throws(ReplicationError) {
         for (stream, expected) in expecting where !expected.admits(versions[stream] ?? 0) {
             throw .store(.conflict(stream: stream, expected: expected, actual: versions[stream] ?? 0))
         }

@@ -136,7 +136,7 @@ public final class Replica {
             let ops = try prepare()
             let first = ops[0].dot.counter
             do {
-                try log.append(ops.map(\.localEvent), expecting: [ReplicatedOperation.stream(of: id): .exactly(first - 1)])
+                try log.append(ops.map(\.localEvent), expecting: [ReplicatedOperation.stream(of: id): .exactly(first - 1)], resulting: nil)
                 return ops[ops.count - 1].dot
             } catch .store(.conflict) {
                 continue
@@ -193,7 +193,8 @@ public final class Replica {
         acknowledged[id] = state.vector
         if acknowledging, request.replica != id, !(state.acknowledged[request.replica] ?? VersionVector()).includes(request.vector),
            state.members[request.replica]?.decommissionedAfter == nil {
-            try log.append([Self.synced(peer: request.replica, sent: operations.count, received: 0, vector: request.vector, acks: [:])], expecting: [:])
+            try log.append([Self.synced(peer: request.replica, sent: operations.count, received: 0, vector: request.vector, acks: [:])],
+                           expecting: [:], resulting: nil)
         }
         return SyncResponse(replica: id, vector: state.vector, acknowledged: acknowledged, operations: operations,
                             more: !sent.includes(state.vector))
@@ -206,6 +207,8 @@ public final class Replica {
         /// Still waiting for dependencies after this message.
         public var waiting = 0
         public var conflicts = 0
+        /// The sender had more for this replica than the message held: ask again.
+        public var more = false
     }
 
     /// Applies a peer's response: checks all of it first (a typed error leaves the log as it
@@ -213,7 +216,18 @@ public final class Replica {
     /// peer's acknowledgement and any vector_clock conflicts, all in one append.
     @discardableResult
     public func receive(_ message: SyncResponse) throws(ReplicationError) -> Received {
-        let response = try message.validated()
+        try deliver(try message.validated())
+    }
+
+    /// `receive` for a response in the binary encoding (`SyncCoding`), which the decoder
+    /// checks as it reads.
+    @discardableResult
+    public func receive(encoded bytes: [UInt8]) throws(ReplicationError) -> Received {
+        try deliver(try SyncCoding.decodeResponse(bytes))
+    }
+
+    /// Delivers a response that passed `validated()`.
+    private func deliver(_ response: SyncResponse) throws(ReplicationError) -> Received {
         let limit = log.clock.now().microseconds.addingSaturated(log.maximumClockAheadMicros)
         for op in response.operations where op.hlc.wall > limit {
             throw .badMessage("operation \(op.dot) has a clock \(op.hlc) more than \(log.maximumClockAheadMicros) µs ahead of this node's")
@@ -252,14 +266,21 @@ public final class Replica {
         guard pending.count <= bufferLimit else { throw .bufferFull(limit: bufferLimit) }
         report.delivered = delivered.count
         report.waiting = pending.count
+        report.more = response.more
+        // The records change the state as the projection will read them: conflicts counted,
+        // the peer's acknowledgements taken.
+        state.conflictsRecorded.addSaturated(UInt64(report.conflicts))
         if response.replica != id, !(state.acknowledged[response.replica] ?? VersionVector()).includes(response.vector) || !delivered.isEmpty {
-            records.append(Self.synced(peer: response.replica, sent: 0, received: delivered.count, vector: response.vector, acks: response.acknowledged))
+            let others = response.acknowledged.filter { $0.key != response.replica }
+            records.append(Self.synced(peer: response.replica, sent: 0, received: delivered.count, vector: response.vector, acks: others))
+            state.recordSynced(peer: response.replica, vector: response.vector, acks: others)
         }
         var expecting: [String: ExpectedVersion] = [:]
         for op in delivered where expecting[op.stream] == nil { expecting[op.stream] = .exactly(op.dot.counter - 1) }
-        state = ReplicatedState()  // released before the append (see `append`)
         if !delivered.isEmpty || !records.isEmpty {
-            try log.append(delivered.map(\.newEvent) + records, expecting: expecting)
+            let resulting = state
+            state = ReplicatedState()  // one reference only, so the log can take it without a copy
+            try log.append(delivered.map(\.newEvent) + records, expecting: expecting, resulting: resulting)
         }
         waiting = pending
         return report
@@ -294,7 +315,7 @@ public final class Replica {
         try log.append([NewEvent(type: ReplicationEvent.gc, stream: "crdt/gc", data: [
             "stable_vv": ReplicatedOperation.document(stability.frontier),
             "tombstones_removed": .int(Int64(stability.tombstones)), "ops_compacted": .int(Int64(stability.dots)),
-        ])], expecting: [:])
+        ])], expecting: [:], resulting: nil)
         return Collected(stable: stability.frontier, tombstones: stability.tombstones, dots: stability.dots)
     }
 }

@@ -13,6 +13,10 @@ public struct ReplicatedStateProjection: Projection {
     public var name: String { "replicated" }
     public var version: UInt32 { 1 }
     public var initialState: State { Tolerant(ReplicatedState()) }
+    /// The state holds every key of every map, so a snapshot costs in proportion to the state:
+    /// taken ten times less often than the default, replays stay short and the apply path is
+    /// not held up by encodings (see BENCHMARKS.md, issue 14).
+    public var snapshotInterval: UInt64 { 1_000_000 }
 
     public func apply(_ event: Event, to state: inout State) {
         switch event.type {
@@ -24,8 +28,7 @@ public struct ReplicatedStateProjection: Projection {
         case ReplicationEvent.synced:
             state.applying(event) { value throws(PayloadError) in
                 let synced = try SyncedPayload(event.data)
-                value.acknowledge(synced.peer, synced.peerVector)
-                for (replica, vector) in synced.peerAcks { value.acknowledge(replica, vector) }
+                value.recordSynced(peer: synced.peer, vector: synced.peerVector, acks: synced.peerAcks)
             }
         case ReplicationEvent.gc:
             state.applying(event) { value throws(PayloadError) in
@@ -54,6 +57,13 @@ public struct ReplicatedStateProjection: Projection {
 }
 
 extension ReplicatedState {
+    /// What a `crdt.synced` record changes: the peer's acknowledgement and the others it
+    /// reported, in a fixed order (the replica writing the record computes the same state).
+    mutating func recordSynced(peer: String, vector: VersionVector, acks: [String: VersionVector]) {
+        acknowledge(peer, vector)
+        for (replica, ack) in acks.sorted(by: { $0.key < $1.key }) where replica != peer { acknowledge(replica, ack) }
+    }
+
     /// Records that `replica` has seen `vector` (acknowledgements only grow).
     mutating func acknowledge(_ replica: String, _ vector: VersionVector) {
         guard members[replica]?.decommissionedAfter == nil else { return }

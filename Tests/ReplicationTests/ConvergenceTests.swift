@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Projections
 import Replication
 import Testing
 import TestKit
@@ -175,6 +176,15 @@ struct ConvergenceTests {
             }
             do { try run.run(steps: 120) } catch { failures.append("seed \(seed): \(error)") }
             failures += run.notes.map { "seed \(seed): \($0)" }
+            // The state a replica adopted after its own appends is what a replay gives.
+            for (store, replica) in zip(stores, run.replicas) {
+                let projection = ReplicatedStateProjection()
+                var scratch = projection.initialState
+                try store.scan { projection.apply($0, to: &scratch); return true }
+                if try projection.encode(Tolerant(replica.state())) != projection.encode(scratch) {
+                    failures.append("seed \(seed): \(store.replicaID)'s adopted state differs from a replay")
+                }
+            }
             for store in stores { store.close() }
         }
         if !failures.isEmpty { Issue.record("\(failures.count) seeds failed: \(failures.prefix(4).joined(separator: " | "))") }

@@ -33,9 +33,9 @@ struct SyncCommand: ParsableCommand {
                     first = false
                     bytes += message.count
                     pages += 1
-                    let response = try SyncCoding.decodeResponse(message)
-                    delivered += try replica.receive(response).delivered
-                    if !response.more { break }
+                    let report = try replica.receive(encoded: message)
+                    delivered += report.delivered
+                    if !report.more { break }
                 }
             }
             let collected = try replicationCall { try replica.collectGarbage() }

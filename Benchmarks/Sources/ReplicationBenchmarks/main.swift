@@ -31,35 +31,50 @@ while true {
     if !page.more { break }
 }
 
-// 1. Sync: the target pulls everything from the source, page by page, through the binary encoding.
-let (target, targetStore) = try replica("target")
-var bytes = 0, delivered = 0
-let syncSeconds = try seconds {
-    var first = true
-    while true {
-        let message = SyncCoding.encode(try source.respond(to: target.syncRequest(), limit: SyncLimits.pageOperations, acknowledging: first))
-        first = false
-        bytes += message.count
-        let response = try SyncCoding.decodeResponse(message)
-        delivered += try target.receive(response).delivered
-        if !response.more { break }
+// 1. Sync: a new target pulls everything from the source, page by page, in the binary encoding.
+// Commit times vary run to run on this machine by ±20%, so each side is measured three times
+// and the best is reported.
+@MainActor func syncOnce(_ round: Int) throws -> (seconds: Double, bytes: Int, delivered: Int, target: Replica, store: EventStore) {
+    let (target, targetStore) = try replica("target-\(round)")
+    var bytes = 0, delivered = 0
+    let elapsed = try seconds {
+        var first = true
+        while true {
+            let message = SyncCoding.encode(try source.respond(to: target.syncRequest(), limit: SyncLimits.pageOperations, acknowledging: first))
+            first = false
+            bytes += message.count
+            let report = try target.receive(encoded: message)
+            delivered += report.delivered
+            if !report.more { break }
+        }
     }
+    return (elapsed, bytes, delivered, target, targetStore)
 }
-let applyRate = Double(delivered) / syncSeconds
+var rounds: [(seconds: Double, bytes: Int, delivered: Int, target: Replica, store: EventStore)] = []
+for round in 0..<3 {
+    rounds.append(try syncOnce(round))
+    if round < 2 { rounds[round].store.close() }
+}
+let best = rounds.min { $0.seconds < $1.seconds }!
+let (target, targetStore) = (rounds[2].target, rounds[2].store)
+let applyRate = Double(best.delivered) / best.seconds
 
 // Baseline: the same events appended bare by the engine in batches of the same size.
 let events = try targetStore.query(EventQuery(type: ReplicationEvent.op)).collect()
-let bare = try EventStore.open(at: freshDirectory("bare"))
-let bareSeconds = try seconds {
-    for start in stride(from: 0, to: events.count, by: SyncLimits.pageOperations) {
-        let batch = events[start..<min(events.count, start + SyncLimits.pageOperations)]
-        _ = try bare.appendBlocking(batch.map { NewEvent(type: $0.type, stream: $0.stream, data: $0.data, id: $0.id, hlc: $0.hlc, node: $0.node) })
-    }
+var bareSeconds = Double.infinity
+for round in 0..<3 {
+    let bare = try EventStore.open(at: freshDirectory("bare-\(round)"))
+    bareSeconds = min(bareSeconds, try seconds {
+        for start in stride(from: 0, to: events.count, by: SyncLimits.pageOperations) {
+            let batch = events[start..<min(events.count, start + SyncLimits.pageOperations)]
+            _ = try bare.appendBlocking(batch.map { NewEvent(type: $0.type, stream: $0.stream, data: $0.data, id: $0.id, hlc: $0.hlc, node: $0.node) })
+        }
+    })
+    bare.close()
 }
-bare.close()
 report("crdt_apply_via_sync", applyRate, "ops/s", vs: ("engine_batched_append_same_events", Double(events.count) / bareSeconds, "events/s"))
-report("crdt_sync_\(count)_ops", syncSeconds, "s")
-report("crdt_sync_bytes_per_op", Double(bytes) / Double(delivered), "B/op")
+report("crdt_sync_\(count)_ops", best.seconds, "s")
+report("crdt_sync_bytes_per_op", Double(best.bytes) / Double(best.delivered), "B/op")
 
 // 2. Local writes, one durable commit each (what `kv put` does).
 let localCount = min(count, 2_000)
@@ -67,7 +82,8 @@ let localSeconds = try seconds { for i in 0..<localCount { try target.put(map: "
 report("crdt_local_write", Double(localCount) / localSeconds, "ops/s")
 
 // 3. Churn: every key rewritten, then deleted; collection once the peer acknowledged it all.
-try source.decommission("writer")  // the writer of the first part is silent from here on
+// The writer of the first part and the first two targets are silent from here on.
+for silent in ["writer", "target-0", "target-1"] { try source.decommission(silent) }
 let churn = min(count, 20_000)
 for i in 0..<churn { try source.put(map: "churn", key: "c\(i)", value: .int(Int64(i))) }
 for i in 0..<churn { try source.delete(map: "churn", key: "c\(i)") }
