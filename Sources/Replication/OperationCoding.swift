@@ -29,7 +29,10 @@ extension ReplicatedOperation {
                 guard case .string(let name)? = value else { throw PayloadError(field: "data.node", message: "required") }
                 try Self.checkName(name, field: "data.node")
             }
-            if kind == .decommission, key == dot.replica { throw PayloadError(field: "data.replica", message: "a replica cannot decommission itself") }
+            if kind == .decommission {
+                guard key != dot.replica else { throw PayloadError(field: "data.replica", message: "a replica cannot decommission itself") }
+                guard value == nil else { throw PayloadError(field: "data", message: "a decommissioning carries no value") }
+            }
         default:
             guard let strategy else { throw PayloadError(field: "data.strategy", message: "required") }
             guard strategy.kinds.contains(kind) else {

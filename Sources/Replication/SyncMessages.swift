@@ -194,6 +194,9 @@ public enum SyncCoding {
                 let kindIndex = try cbor { try r.readUInt() }
                 guard kindIndex < UInt64(OperationKind.allCases.count) else { throw .badMessage("operation \(index + 1): unknown kind") }
                 let kind = OperationKind.allCases[Int(kindIndex)]
+                guard items == (kind == .delete || kind == .decommission ? 10 : 11) else {
+                    throw .badMessage("operation \(index + 1): \(items) items for a \(kind.rawValue)")
+                }
                 let origin = try string(try cbor { try r.readUInt() })
                 let counter = try cbor { try r.readUInt() }
                 guard counter >= 1, counter <= UInt64(Int64.max) else { throw .badMessage("operation \(index + 1): counter out of range") }

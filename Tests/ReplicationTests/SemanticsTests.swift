@@ -135,3 +135,4 @@ struct SemanticsTests {
         #expect(try a.values(key: "k") == [4])
     }
 }
+
