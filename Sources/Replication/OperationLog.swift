@@ -1,3 +1,4 @@
+import Dispatch
 import EventStore
 import Projections
 
@@ -17,6 +18,14 @@ public protocol OperationLog: AnyObject {
     /// when given, is the state after these events, computed from the state `state()` last
     /// returned; a log may take it instead of applying the events again.
     func append(_ events: [NewEvent], expecting: [String: ExpectedVersion], resulting: ReplicatedState?) throws(ReplicationError)
+    /// Starts an append and returns at once (the caller waits on the result before it starts
+    /// another); a log without a writer thread appends before it returns.
+    func startAppend(_ events: [NewEvent], expecting: [String: ExpectedVersion]) -> PendingAppend
+    /// The log position `state()` stands at.
+    var statePosition: UInt64 { get }
+    /// Takes `state` as the state at `position` when the log's state still stands at
+    /// `previous` (the caller computed it from there, applying exactly the events between).
+    func adopt(_ state: ReplicatedState, at position: UInt64, ifAt previous: UInt64)
     /// The operations this log holds that `vector` lacks, in log order (a causal order), at
     /// most `limit`.
     func operations(lacking vector: VersionVector, limit: Int) throws(ReplicationError) -> [ReplicatedOperation]
@@ -60,6 +69,25 @@ public final class StoreLog: OperationLog, @unchecked Sendable {
               result.positions.first == before + 1, last == before + UInt64(events.count) else { return }
         state.malformed = runner.state.malformed
         runner.adopt(state, at: last, ifAt: before)
+    }
+
+    public func startAppend(_ events: [NewEvent], expecting: [String: ExpectedVersion]) -> PendingAppend {
+        let pending = PendingAppend(count: events.count)
+        let store = self.store
+        DispatchQueue.global().async {
+            do throws(StoreError) { pending.finish(.success(try store.appendBlocking(events, expecting: expecting))) } catch {
+                pending.finish(.failure(.store(error)))
+            }
+        }
+        return pending
+    }
+
+    public var statePosition: UInt64 { runner.position }
+
+    public func adopt(_ state: ReplicatedState, at position: UInt64, ifAt previous: UInt64) {
+        var adopted = Tolerant(state)
+        adopted.malformed = runner.state.malformed
+        runner.adopt(adopted, at: position, ifAt: previous)
     }
 
     public func operations(lacking vector: VersionVector, limit: Int) throws(ReplicationError) -> [ReplicatedOperation] {
@@ -131,10 +159,47 @@ public final class MemoryLog: OperationLog, @unchecked Sendable {
         }
     }
 
+    public func startAppend(_ events: [NewEvent], expecting: [String: ExpectedVersion]) -> PendingAppend {
+        let pending = PendingAppend(count: events.count)
+        let first = UInt64(self.events.count + 1)
+        do {
+            try append(events, expecting: expecting, resulting: nil)
+            let positions = Array(first..<UInt64(self.events.count + 1))
+            pending.finish(.success(AppendResult(positions: positions, written: positions.count)))
+        } catch { pending.finish(.failure(error)) }
+        return pending
+    }
+
+    public var statePosition: UInt64 { UInt64(events.count) }
+
+    /// The in-memory log applies its events as it appends them; there is nothing to adopt.
+    public func adopt(_ state: ReplicatedState, at position: UInt64, ifAt previous: UInt64) {}
+
     public func operations(lacking vector: VersionVector, limit: Int) -> [ReplicatedOperation] {
         var out: [ReplicatedOperation] = []
         for op in operations where out.count < limit && !vector.contains(op.dot) { out.append(op) }
         return out
+    }
+}
+
+/// An append under way: `wait()` returns its result once it is durable.
+public final class PendingAppend: @unchecked Sendable {
+    // @unchecked: `result` is written once before `done` is signalled and read after waiting.
+    public let count: Int
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<AppendResult, ReplicationError>?
+
+    init(count: Int) { self.count = count }
+
+    func finish(_ result: Result<AppendResult, ReplicationError>) {
+        self.result = result
+        done.signal()
+    }
+
+    public func wait() throws(ReplicationError) -> AppendResult {
+        done.wait()
+        guard let result else { throw .store(.closed) }
+        return try result.get()
     }
 }
 

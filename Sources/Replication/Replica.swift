@@ -228,11 +228,83 @@ public final class Replica {
 
     /// Delivers a response that passed `validated()`.
     private func deliver(_ response: SyncResponse) throws(ReplicationError) -> Received {
+        var state = try log.state()
+        let prepared = try prepare(response, on: &state)
+        if !prepared.events.isEmpty {
+            let resulting = state
+            state = ReplicatedState()  // one reference only, so the log can take it without a copy
+            try log.append(prepared.events, expecting: prepared.expecting, resulting: resulting)
+        }
+        waiting = prepared.pending
+        return prepared.report
+    }
+
+    /// Pulls everything a peer has for this replica, page after page, each page's commit
+    /// overlapping the preparation of the next (what `sync pull` does). `exchange` carries a
+    /// request to the peer and returns its response in the binary encoding. Each page is
+    /// checked whole before it is applied; a refused page stops the pull, the pages before it
+    /// stay applied.
+    @discardableResult
+    public func pull(through exchange: (SyncRequest) throws -> [UInt8]) throws(ReplicationError) -> Received {
+        var state = try log.state()
+        let start = log.statePosition
+        var position = start
+        var total = Received()
+        var inFlight: PendingAppend?
+        // The pages appended so far went in right after one another (no other writer between).
+        var contiguous = true
+        func settle() throws(ReplicationError) {
+            guard let pending = inFlight else { return }
+            inFlight = nil
+            let result = try pending.wait()
+            contiguous = contiguous && result.written == pending.count && result.positions.first == position + 1
+            position = result.positions.last ?? position
+        }
+        while true {
+            let bytes: [UInt8]
+            do { bytes = try exchange(SyncRequest(replica: id, vector: state.vector)) } catch let error as ReplicationError {
+                try settle()
+                throw error
+            } catch {
+                try settle()
+                throw .badMessage("the exchange failed: \(error)")
+            }
+            let prepared: Prepared
+            do { prepared = try prepare(try SyncCoding.decodeResponse(bytes), on: &state) } catch {
+                try settle()
+                throw error
+            }
+            try settle()
+            if !prepared.events.isEmpty { inFlight = log.startAppend(prepared.events, expecting: prepared.expecting) }
+            waiting = prepared.pending
+            total.delivered += prepared.report.delivered
+            total.duplicates += prepared.report.duplicates
+            total.conflicts += prepared.report.conflicts
+            total.waiting = prepared.report.waiting
+            guard prepared.report.more, prepared.report.delivered > 0 else { break }
+        }
+        try settle()
+        if contiguous { log.adopt(state, at: position, ifAt: start) }
+        return total
+    }
+
+    /// A response made ready against `state`: the events to append, in one batch.
+    private struct Prepared {
+        var events: [NewEvent]
+        var expecting: [String: ExpectedVersion]
+        var report: Received
+        /// What still waits for dependencies.
+        var pending: [ReplicatedOperation]
+    }
+
+    /// Checks `response` against `state` and applies it there: what is ready in causal order,
+    /// the rest kept waiting, the peer's acknowledgement and any vector_clock conflicts
+    /// recorded. Throws, with `state` unusable, when anything is refused.
+    private func prepare(_ response: SyncResponse, on state: inout ReplicatedState) throws(ReplicationError) -> Prepared {
         let limit = log.clock.now().microseconds.addingSaturated(log.maximumClockAheadMicros)
         for op in response.operations where op.hlc.wall > limit {
             throw .badMessage("operation \(op.dot) has a clock \(op.hlc) more than \(log.maximumClockAheadMicros) µs ahead of this node's")
         }
-        var state = try log.state()
         if let member = state.members[response.replica], member.decommissionedAfter != nil {
             throw .decommissioned(replica: response.replica)
         }
@@ -277,13 +349,7 @@ public final class Replica {
         }
         var expecting: [String: ExpectedVersion] = [:]
         for op in delivered where expecting[op.stream] == nil { expecting[op.stream] = .exactly(op.dot.counter - 1) }
-        if !delivered.isEmpty || !records.isEmpty {
-            let resulting = state
-            state = ReplicatedState()  // one reference only, so the log can take it without a copy
-            try log.append(delivered.map(\.newEvent) + records, expecting: expecting, resulting: resulting)
-        }
-        waiting = pending
-        return report
+        return Prepared(events: delivered.map(\.newEvent) + records, expecting: expecting, report: report, pending: pending)
     }
 
     static func synced(peer: String, sent: Int, received: Int, vector: VersionVector, acks: [String: VersionVector]) -> NewEvent {

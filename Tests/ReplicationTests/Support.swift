@@ -10,13 +10,11 @@ func memoryReplica(_ id: String, clock: ManualClock = ManualClock(Timestamp(seco
 /// One full pull: `replica` asks `peer` page by page, every message through the binary encoding.
 @discardableResult
 func pull(_ replica: Replica, from peer: Replica, page: Int = SyncLimits.pageOperations) throws -> Int {
-    var delivered = 0
-    while true {
-        let request = try SyncCoding.decodeRequest(SyncCoding.encode(try replica.syncRequest()))
-        let response = try peer.respond(to: request, limit: page)
-        delivered += try replica.receive(try SyncCoding.decodeResponse(SyncCoding.encode(response))).delivered
-        if !response.more { return delivered }
-    }
+    var first = true
+    return try replica.pull { request in
+        defer { first = false }
+        return SyncCoding.encode(try peer.respond(to: SyncCoding.decodeRequest(SyncCoding.encode(request)), limit: page, acknowledging: first))
+    }.delivered
 }
 
 /// Everyone pulls from everyone until nothing moves.

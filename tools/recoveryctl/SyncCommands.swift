@@ -24,20 +24,17 @@ struct SyncCommand: ParsableCommand {
             let (replica, store) = try openReplica(global, create: true)
             defer { store.close() }
             let peer = try replicationCall { Replica(log: try StoreLog(store: peerStore)) }
-            var delivered = 0, pages = 0, bytes = 0
-            try replicationCall {
-                var first = true
-                while true {
-                    let request = try SyncCoding.decodeRequest(SyncCoding.encode(try replica.syncRequest()))
-                    let message = SyncCoding.encode(try peer.respond(to: request, limit: page, acknowledging: first))
-                    first = false
-                    bytes += message.count
+            var pages = 0, bytes = 0
+            let report = try replicationCall {
+                try replica.pull { request in
+                    let message = SyncCoding.encode(try peer.respond(to: SyncCoding.decodeRequest(SyncCoding.encode(request)), limit: page,
+                                                                     acknowledging: pages == 0))
                     pages += 1
-                    let report = try replica.receive(encoded: message)
-                    delivered += report.delivered
-                    if !report.more { break }
+                    bytes += message.count
+                    return message
                 }
             }
+            let delivered = report.delivered
             let collected = try replicationCall { try replica.collectGarbage() }
             print("pulled \(delivered) operations from \(peer.id) in \(pages) pages (\(bytes) bytes)"
                   + (collected.map { "; collected \($0.tombstones) tombstones, \($0.dots) dots" } ?? ""))

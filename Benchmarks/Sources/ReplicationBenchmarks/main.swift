@@ -38,15 +38,11 @@ while true {
     let (target, targetStore) = try replica("target-\(round)")
     var bytes = 0, delivered = 0
     let elapsed = try seconds {
-        var first = true
-        while true {
-            let message = SyncCoding.encode(try source.respond(to: target.syncRequest(), limit: SyncLimits.pageOperations, acknowledging: first))
-            first = false
+        delivered = try target.pull { request in
+            let message = SyncCoding.encode(try source.respond(to: request, limit: SyncLimits.pageOperations, acknowledging: bytes == 0))
             bytes += message.count
-            let report = try target.receive(encoded: message)
-            delivered += report.delivered
-            if !report.more { break }
-        }
+            return message
+        }.delivered
     }
     return (elapsed, bytes, delivered, target, targetStore)
 }

@@ -164,4 +164,9 @@ public struct AppendResult: Sendable, Hashable {
     public var positions: [UInt64]
     /// How many events were written; the rest were already in the store.
     public var written: Int
+
+    public init(positions: [UInt64], written: Int) {
+        self.positions = positions
+        self.written = written
+    }
 }
