@@ -41,7 +41,7 @@ test-asan: deps
 
 # Every suite under ThreadSanitizer; TSAN_FILTER narrows it (CI runs the concurrency suites:
 # group commit, the indexer, parallel scans, projection runners).
-CONCURRENCY_SUITES := AppendTests|QueryTests|ScanTests|TimeTravelTests|DeterminismTests|RunApplyTests
+CONCURRENCY_SUITES := AppendTests|QueryTests|ScanTests|TimeTravelTests|DeterminismTests|RunApplyTests|ConvergenceTests/onStores|CollectionAndMessageTests
 test-tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan $(if $(TSAN_FILTER),--filter "$(TSAN_FILTER)")
