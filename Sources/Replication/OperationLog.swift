@@ -99,7 +99,7 @@ public final class StoreLog: OperationLog, @unchecked Sendable {
             // order, which is the fast read path of the store.
             var start: UInt64?
             for (replica, count) in held.counters where count > vector[replica] {
-                var iterator = store.read(stream: ReplicatedOperation.stream(of: replica), fromVersion: vector[replica] + 1).makeIterator()
+                let iterator = store.read(stream: ReplicatedOperation.stream(of: replica), fromVersion: vector[replica] + 1).makeIterator()
                 if let first = try iterator.next() { start = min(start ?? first.seq, first.seq) }
             }
             guard let start else { return [] }
