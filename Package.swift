@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Projections", targets: ["Projections"]),
         .library(name: "Healing", targets: ["Healing"]),
         .library(name: "Replication", targets: ["Replication"]),
+        .library(name: "Trust", targets: ["Trust"]),
         .library(name: "MeshSimulation", targets: ["MeshSimulation"]),
         .executable(name: "recoveryctl", targets: ["recoveryctl"]),
         // The properties the fuzz targets check (Fuzz/, a package of its own) and the corpus
@@ -25,13 +26,15 @@ let package = Package(
         .target(name: "Projections", dependencies: ["EventStore"]),
         .target(name: "Healing", dependencies: ["EventStore", "Projections"]),
         .target(name: "Replication", dependencies: ["EventStore", "Projections"]),
+        // SPIFFE X.509-SVID validation (issue 15); so far the SPIFFE ID parser.
+        .target(name: "Trust", dependencies: ["EventStore", "Projections", "COpenSSL"]),
         .target(name: "MeshSimulation", dependencies: ["Healing", "EventStore", "Projections"]),
         .executableTarget(
             name: "recoveryctl",
             dependencies: ["EventStore", "Projections", "Healing", "Replication", "MeshSimulation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/recoveryctl"),
-        .target(name: "FuzzChecks", dependencies: ["EventStore", "Projections", "Healing", "Replication"], path: "Fuzz/Checks"),
+        .target(name: "FuzzChecks", dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust"], path: "Fuzz/Checks"),
         // A child process that appends until it is killed; the crash-safety tests drive it.
         .executableTarget(name: "StoreCrashHelper", dependencies: ["EventStore"], path: "Tests/StoreCrashHelper"),
         // Shared by the test targets: temporary directories and the projection determinism check
@@ -41,6 +44,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks", "TestKit"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "EventStore", "TestKit"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "EventStore", "Projections", "TestKit"]),
+        .testTarget(name: "TrustTests", dependencies: ["Trust", "EventStore"]),
         .testTarget(name: "HealingTests", dependencies: ["Healing", "MeshSimulation", "Projections", "EventStore", "TestKit"]),
     ],
     swiftLanguageModes: [.v6]
