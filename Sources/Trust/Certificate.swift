@@ -79,6 +79,10 @@ public final class Certificate: @unchecked Sendable {
         return usage == UInt32.max ? nil : usage
     }
 
+    /// The validity window, in seconds since the epoch (nil when OpenSSL cannot read a time).
+    public var notBefore: Int64? { ErrorCollector.seconds(X509_get0_notBefore(x509)) }
+    public var notAfter: Int64? { ErrorCollector.seconds(X509_get0_notAfter(x509)) }
+
     /// Whether `key` is the private key of this certificate's public key.
     public func matches(_ key: PrivateKey) -> Bool { X509_check_private_key(x509, key.pkey) == 1 }
 }

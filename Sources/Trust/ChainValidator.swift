@@ -1,0 +1,122 @@
+import COpenSSL
+import EventStore
+
+/// A reason a certificate was not trusted (EVENTS.md's `cert.verdict` reasons).
+public enum VerdictReason: String, Sendable, Hashable, Codable, CaseIterable {
+    case expired = "expired"
+    case notYetValid = "not_yet_valid"
+    case untrustedChain = "untrusted_chain"
+    case invalidSPIFFEID = "invalid_spiffe_id"
+    case unknownTrustDomain = "unknown_trust_domain"
+    case leafIsCA = "leaf_is_ca"
+    case badKeyUsage = "bad_key_usage"
+}
+
+/// The outcome of validating one chain: the leaf's SPIFFE ID when it has one, and every
+/// check that failed (none: trusted).
+public struct ChainResult: Sendable, Hashable {
+    public var id: SPIFFEID?
+    public var reasons: [VerdictReason]
+    public var trusted: Bool { reasons.isEmpty }
+}
+
+/// Validates X509-SVID chains against per-trust-domain bundles at an injected time: OpenSSL's
+/// `X509_verify_cert` with the time set on its parameters (never the system clock), plus the
+/// SPIFFE shape rules, and stricter than OpenSSL where RFC 5280 is: a certificate is valid at
+/// exactly its notAfter (4.1.2.5).
+public struct ChainValidator: Sendable {
+    /// Trust domain -> its bundle's certificates.
+    public var bundles: [String: [Certificate]]
+    /// false checks only the chain (the generic profile: no SPIFFE rules).
+    public var spiffeRules = true
+
+    public init(bundles: [String: [Certificate]]) { self.bundles = bundles }
+
+    /// Validates `leaf` with the `intermediates` it presented, at `time`.
+    public func validate(leaf: Certificate, intermediates: [Certificate] = [], at time: Timestamp) -> ChainResult {
+        var reasons: [VerdictReason] = []
+        var id: SPIFFEID?
+        var anchors: [Certificate] = bundles.values.flatMap { $0 }
+        if spiffeRules {
+            do {
+                id = try X509SVID.check([leaf] + intermediates)
+            } catch {
+                switch error {
+                case .noURISAN, .severalURISANs, .invalidSPIFFEID, .rootPath, .signingIDWithPath: reasons.append(.invalidSPIFFEID)
+                case .leafIsCA: reasons.append(.leafIsCA)
+                default: reasons.append(.badKeyUsage)
+                }
+                id = try? X509SVID.spiffeID(of: leaf)
+            }
+            if let domain = id?.trustDomain {
+                guard let bundle = bundles[domain] else { return ChainResult(id: id, reasons: reasons + [.unknownTrustDomain]) }
+                anchors = bundle
+            }
+        }
+        reasons += Self.verify(leaf: leaf, intermediates: intermediates, anchors: anchors, at: Self.seconds(time))
+        var unique: [VerdictReason] = []
+        for reason in reasons where !unique.contains(reason) { unique.append(reason) }
+        return ChainResult(id: id, reasons: unique)
+    }
+
+    /// Whole seconds (OpenSSL's resolution), rounded down.
+    static func seconds(_ time: Timestamp) -> Int64 {
+        let (quotient, remainder) = time.nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        return remainder < 0 ? quotient - 1 : quotient
+    }
+
+    /// `X509_verify_cert` at `seconds`, collecting every error instead of stopping at the first.
+    static func verify(leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], at seconds: Int64) -> [VerdictReason] {
+        guard let store = X509_STORE_new(), let context = X509_STORE_CTX_new() else { return [.untrustedChain] }
+        defer {
+            X509_STORE_CTX_free(context)
+            X509_STORE_free(store)
+        }
+        for anchor in anchors { X509_STORE_add_cert(store, anchor.x509) }
+        let untrusted = OPENSSL_sk_new_null()
+        defer { OPENSSL_sk_free(untrusted) }
+        for certificate in intermediates { OPENSSL_sk_push(untrusted, UnsafeRawPointer(certificate.x509)) }
+        guard X509_STORE_CTX_init(context, store, leaf.x509, untrusted) == 1 else { return [.untrustedChain] }
+        X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(context), time_t(seconds))
+        let collector = ErrorCollector(validationTime: seconds)
+        let box = Unmanaged.passRetained(collector)
+        defer { box.release() }
+        X509_STORE_CTX_set_ex_data(context, 0, box.toOpaque())
+        X509_STORE_CTX_set_verify_cb(context) { ok, context in
+            guard ok == 0, let context, let raw = X509_STORE_CTX_get_ex_data(context, 0) else { return ok }
+            let collector = Unmanaged<ErrorCollector>.fromOpaque(raw).takeUnretainedValue()
+            collector.record(X509_STORE_CTX_get_error(context), certificate: X509_STORE_CTX_get_current_cert(context))
+            return 1  // go on, to name every failed check
+        }
+        _ = X509_verify_cert(context)
+        ERR_clear_error()
+        return collector.reasons
+    }
+}
+
+/// Collects the errors of one verification from OpenSSL's callback.
+final class ErrorCollector {
+    let validationTime: Int64
+    var reasons: [VerdictReason] = []
+
+    init(validationTime: Int64) { self.validationTime = validationTime }
+
+    func record(_ code: Int32, certificate: OpaquePointer?) {
+        switch code {
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+            // RFC 5280 4.1.2.5: valid through notAfter inclusive; OpenSSL calls it expired.
+            if let certificate, Self.seconds(X509_get0_notAfter(certificate)) == validationTime { return }
+            reasons.append(.expired)
+        case X509_V_ERR_CERT_NOT_YET_VALID: reasons.append(.notYetValid)
+        default: reasons.append(.untrustedChain)
+        }
+    }
+
+    /// An ASN1_TIME as seconds since the epoch (nil when OpenSSL cannot read it).
+    static func seconds(_ time: UnsafePointer<ASN1_TIME>?) -> Int64? {
+        guard let time else { return nil }
+        var parts = tm()
+        guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
+        return Int64(timegm(&parts))
+    }
+}

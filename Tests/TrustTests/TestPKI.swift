@@ -1,0 +1,56 @@
+import Foundation
+import TestKit
+import Trust
+
+/// A PKI made at test time with the `openssl` command: a root, an intermediate and leaves, each
+/// from an extension section the test chooses.
+final class TestPKI {
+    let directory = TemporaryDirectory()
+
+    enum Failure: Error { case openssl(String) }
+
+    func run(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw Failure.openssl(String(decoding: message, as: UTF8.self)) }
+    }
+
+    func path(_ name: String) -> String { directory.path + "/" + name }
+
+    /// A self-signed CA named `name` (files NAME.pem and NAME.key).
+    func root(_ name: String, days: Int = 3650) throws {
+        try run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key",
+                 "-out", "\(name).pem", "-subj", "/CN=\(name)", "-days", "\(days)",
+                 "-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+    }
+
+    /// A certificate NAME signed by ISSUER with the extensions given (lines of an openssl
+    /// extension section).
+    func issue(_ name: String, by issuer: String, days: Int = 30, extensions: [String]) throws {
+        try FileManager.default.createFile(atPath: path("\(name).ext"), contents: Data(("[v3]\n" + extensions.joined(separator: "\n") + "\n").utf8))
+        try run(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key",
+                 "-out", "\(name).csr", "-subj", "/CN=\(name)"])
+        try run(["x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).pem", "-CAkey", "\(issuer).key", "-set_serial", "\(Int.random(in: 1...1_000_000))",
+                 "-days", "\(days)", "-out", "\(name).pem", "-extfile", "\(name).ext", "-extensions", "v3"])
+    }
+
+    static let intermediate = ["basicConstraints=critical,CA:true", "keyUsage=critical,keyCertSign,cRLSign"]
+    static func leaf(_ uri: String?) -> [String] {
+        ["basicConstraints=critical,CA:false", "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth,clientAuth"]
+            + (uri.map { ["subjectAltName=URI:\($0)"] } ?? [])
+    }
+
+    func certificate(_ name: String) throws -> Certificate {
+        let certificates = try PEM.certificates(Array(try Data(contentsOf: URL(fileURLWithPath: path("\(name).pem")))))
+        guard let first = certificates.first else { throw Failure.openssl("no certificate in \(name).pem") }
+        return first
+    }
+}
