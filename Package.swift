@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "MeshSimulation", dependencies: ["Healing", "EventStore", "Projections"]),
         .executableTarget(
             name: "recoveryctl",
-            dependencies: ["EventStore", "Projections", "Healing", "Replication", "MeshSimulation",
+            dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust", "MeshSimulation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/recoveryctl"),
         .target(name: "FuzzChecks", dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust"], path: "Fuzz/Checks"),
@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks", "TestKit"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "EventStore", "TestKit"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "EventStore", "Projections", "TestKit"]),
-        .testTarget(name: "TrustTests", dependencies: ["Trust", "EventStore"]),
+        .testTarget(name: "TrustTests", dependencies: ["Trust", "EventStore", "Projections", "TestKit"]),
         .testTarget(name: "HealingTests", dependencies: ["Healing", "MeshSimulation", "Projections", "EventStore", "TestKit"]),
     ],
     swiftLanguageModes: [.v6]

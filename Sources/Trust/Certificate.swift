@@ -83,6 +83,30 @@ public final class Certificate: @unchecked Sendable {
     public var notBefore: Int64? { ErrorCollector.seconds(X509_get0_notBefore(x509)) }
     public var notAfter: Int64? { ErrorCollector.seconds(X509_get0_notAfter(x509)) }
 
+    /// The serial number in upper-case hexadecimal.
+    public var serial: String {
+        guard let integer = X509_get_serialNumber(x509), let number = ASN1_INTEGER_to_BN(integer, nil) else { return "" }
+        defer { BN_free(number) }
+        guard let hex = BN_bn2hex(number) else { return "" }
+        defer { CRYPTO_free(hex, #file, #line) }
+        return String(cString: hex)
+    }
+
+    /// The DER encoding.
+    public var der: [UInt8] {
+        var buffer: UnsafeMutablePointer<UInt8>?
+        let length = i2d_X509(x509, &buffer)
+        guard length > 0, let buffer else { return [] }
+        defer { CRYPTO_free(buffer, #file, #line) }
+        return Array(UnsafeBufferPointer(start: buffer, count: Int(length)))
+    }
+
+    /// The signature algorithm's short name (`ecdsa-with-SHA256`, `sha256WithRSAEncryption`).
+    public var signatureAlgorithm: String {
+        guard let name = OBJ_nid2ln(X509_get_signature_nid(x509)) else { return "unknown" }
+        return String(cString: name)
+    }
+
     /// Whether `key` is the private key of this certificate's public key.
     public func matches(_ key: PrivateKey) -> Bool { X509_check_private_key(x509, key.pkey) == 1 }
 }

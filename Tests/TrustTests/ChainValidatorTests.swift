@@ -1,3 +1,5 @@
+import Projections
+import TestKit
 import EventStore
 import Foundation
 import Testing
@@ -49,5 +51,51 @@ struct ChainValidatorTests {
         var generic = validator
         generic.spiffeRules = false
         #expect(generic.validate(leaf: try pki.certificate("leaf-ca"), intermediates: [intermediate], at: now).trusted)
+    }
+}
+
+@Suite("Verdicts in the log")
+struct VerdictTests {
+    @Test("every validation is a cert.verdict event; the certificates projection keeps the latest per SPIFFE ID and serial, and expiries")
+    func recorded() throws {
+        let pki = TestPKI()
+        try pki.root("root")
+        try pki.issue("intermediate", by: "root", days: 3650, extensions: TestPKI.intermediate)
+        try pki.issue("leaf", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/workload"))
+        let leaf = try pki.certificate("leaf"), intermediate = try pki.certificate("intermediate")
+        let notBefore = try #require(leaf.notBefore), notAfter = try #require(leaf.notAfter)
+        let directory = TemporaryDirectory()
+        var options = StoreOptions()
+        options.vocabularies = [TrustVocabulary()]
+        options.clock = ManualClock(Timestamp(seconds: notBefore + 60))
+        let store = try EventStore.open(at: directory.store(), options: options)
+        defer { store.close() }
+        let recorder = TrustRecorder(store: store, validator: ChainValidator(bundles: ["example.org": [try pki.certificate("root")]]))
+        let trusted = try recorder.verify(leaf: leaf, chain: [intermediate])
+        #expect(trusted.trusted && trusted.spiffeID == "spiffe://example.org/workload" && trusted.signatureAlgorithms == ["ecdsa-with-SHA256", "ecdsa-with-SHA256"])
+        let rejected = try recorder.verify(leaf: leaf, chain: [intermediate], at: Timestamp(seconds: notAfter + 1))
+        #expect(rejected.reasons == ["expired"] && rejected.checks["chain"] == "failed")
+        let events = try store.query(EventQuery(type: TrustEvent.verdict)).collect()
+        #expect(events.count == 2 && events[0].stream == "cert/spiffe://example.org/workload")
+        let state = try Replay(store: store, projection: CertificatesProjection()).state(at: 2).value
+        #expect(state.bySPIFFEID["spiffe://example.org/workload"]?.verdict.trusted == false)
+        #expect(state.bySerial[leaf.serial]?.seq == 2 && state.expiries[trusted.sha256] == notAfter)
+        let before = try Replay(store: store, projection: CertificatesProjection()).state(at: 1).value
+        #expect(before.bySPIFFEID["spiffe://example.org/workload"]?.verdict.trusted == true)
+    }
+
+    @Test("the certificates projection passes the determinism check")
+    func determinism() throws {
+        let report = try DeterminismCheck.run(CertificatesProjection(), seed: 15, events: 800) { rng, n in
+            let reasons: [EventValue] = rng.next() % 3 == 0 ? [] : [rng.next() % 2 == 0 ? "revoked_crl" : "expired"]
+            let payload: EventValue = [
+                "spiffe_id": .string("spiffe://example.org/w\(rng.next() % 9)"), "serial": .string(String(rng.next() % 30, radix: 16)),
+                "sha256": .string(String(repeating: "a", count: 63) + String(rng.next() % 10)), "not_before": "2026-01-01T00:00:00Z", "not_after": .string(Timestamp(seconds: 1_790_000_000 + Int64(rng.next() % 1_000)).rfc3339),
+                "verdict": reasons.isEmpty ? "trusted" : "rejected", "reasons": .array(reasons), "checks": ["chain": "ok"],
+                "signature_algorithms": ["ecdsa-with-SHA256"],
+            ]
+            return NewEvent(type: TrustEvent.verdict, stream: "cert/\(n % 5)", data: payload)
+        }
+        #expect(report.disagreements.isEmpty)
     }
 }

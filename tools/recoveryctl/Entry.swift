@@ -2,6 +2,7 @@ import ArgumentParser
 import EventStore
 import Healing
 import Replication
+import Trust
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +21,7 @@ struct Recoveryctl: ParsableCommand {
         subcommands: [Import.self, Query.self, Tail.self, Verify.self, Reindex.self, Stats.self,
                       ReplayCommand.self, DiffCommand.self, ProjectionsCommand.self, RebuildCommand.self,
                       DemoCommand.self, RollbackCommand.self, BreakersCommand.self, ActionsCommand.self,
-                      SimulateCommand.self, KVCommand.self, SetCommand.self, CounterCommand.self, SyncCommand.self])
+                      SimulateCommand.self, KVCommand.self, SetCommand.self, CounterCommand.self, SyncCommand.self, CertsCommand.self])
 
     static func main() {
         let arguments = GlobalArguments.hoistStoreOption(Array(CommandLine.arguments.dropFirst()))
@@ -92,7 +93,7 @@ struct GlobalArguments: ParsableArguments {
     /// or a rollback cannot write a malformed one.
     static var options: StoreOptions {
         var options = StoreOptions()
-        options.vocabularies = [OperatorVocabulary(), HealingVocabulary(), ReplicationVocabulary()]
+        options.vocabularies = [OperatorVocabulary(), HealingVocabulary(), ReplicationVocabulary(), TrustVocabulary()]
         return options
     }
 

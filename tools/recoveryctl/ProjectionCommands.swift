@@ -3,11 +3,12 @@ import EventStore
 import Foundation
 import Healing
 import Replication
+import Trust
 import Projections
 
 /// The projections recoveryctl knows by name.
 enum Catalog {
-    static let projections = ProjectionRegistry.generic.adding(ProjectionRegistry.healing()).adding([RegisteredProjection(ReplicatedStateProjection())])
+    static let projections = ProjectionRegistry.generic.adding(ProjectionRegistry.healing()).adding([RegisteredProjection(ReplicatedStateProjection()), RegisteredProjection(CertificatesProjection())])
 }
 
 /// Warnings (a damaged snapshot that was rebuilt, say) go to stderr, apart from the output.

@@ -1,15 +1,15 @@
 import Foundation
-import TestKit
-import Trust
 
-/// A PKI made at test time with the `openssl` command: a root, an intermediate and leaves, each
+/// A PKI made at test time (for the Trust tests and the CLI's) with the `openssl` command: a root, an intermediate and leaves, each
 /// from an extension section the test chooses.
-final class TestPKI {
-    let directory = TemporaryDirectory()
+public final class TestPKI: @unchecked Sendable {
+    public init() {}
 
-    enum Failure: Error { case openssl(String) }
+    public let directory = TemporaryDirectory()
 
-    func run(_ arguments: [String]) throws {
+    public enum Failure: Error { case openssl(String) }
+
+    public func run(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = arguments
@@ -23,10 +23,10 @@ final class TestPKI {
         guard process.terminationStatus == 0 else { throw Failure.openssl(String(decoding: message, as: UTF8.self)) }
     }
 
-    func path(_ name: String) -> String { directory.path + "/" + name }
+    public func path(_ name: String) -> String { directory.path + "/" + name }
 
     /// A self-signed CA named `name` (files NAME.pem and NAME.key).
-    func root(_ name: String, days: Int = 3650) throws {
+    public func root(_ name: String, days: Int = 3650) throws {
         try run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key",
                  "-out", "\(name).pem", "-subj", "/CN=\(name)", "-days", "\(days)",
                  "-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
@@ -34,7 +34,7 @@ final class TestPKI {
 
     /// A certificate NAME signed by ISSUER with the extensions given (lines of an openssl
     /// extension section).
-    func issue(_ name: String, by issuer: String, days: Int = 30, extensions: [String]) throws {
+    public func issue(_ name: String, by issuer: String, days: Int = 30, extensions: [String]) throws {
         try FileManager.default.createFile(atPath: path("\(name).ext"), contents: Data(("[v3]\n" + extensions.joined(separator: "\n") + "\n").utf8))
         try run(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key",
                  "-out", "\(name).csr", "-subj", "/CN=\(name)"])
@@ -42,15 +42,10 @@ final class TestPKI {
                  "-days", "\(days)", "-out", "\(name).pem", "-extfile", "\(name).ext", "-extensions", "v3"])
     }
 
-    static let intermediate = ["basicConstraints=critical,CA:true", "keyUsage=critical,keyCertSign,cRLSign"]
-    static func leaf(_ uri: String?) -> [String] {
+    public static let intermediate = ["basicConstraints=critical,CA:true", "keyUsage=critical,keyCertSign,cRLSign"]
+    public static func leaf(_ uri: String?) -> [String] {
         ["basicConstraints=critical,CA:false", "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth,clientAuth"]
             + (uri.map { ["subjectAltName=URI:\($0)"] } ?? [])
     }
 
-    func certificate(_ name: String) throws -> Certificate {
-        let certificates = try PEM.certificates(Array(try Data(contentsOf: URL(fileURLWithPath: path("\(name).pem")))))
-        guard let first = certificates.first else { throw Failure.openssl("no certificate in \(name).pem") }
-        return first
-    }
 }

@@ -1,0 +1,31 @@
+import EventStore
+import Foundation
+import Testing
+
+@Suite("recoveryctl certs")
+struct RecoveryctlCertsTests {
+    @Test("certs verify records each verdict (exit 0 trusted, 1 rejected, 2 unreadable and nothing recorded); certs status shows them, now and at a past seq")
+    func verifyAndStatus() throws {
+        let pki = TestPKI()
+        try pki.root("root")
+        try pki.issue("intermediate", by: "root", days: 3650, extensions: TestPKI.intermediate)
+        try pki.issue("leaf", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/api"))
+        let store = pki.path("store")
+        let common = ["--store", store, "--chain", pki.path("intermediate.pem"), "--bundle", "example.org=" + pki.path("root.pem")]
+        let trusted = try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--format", "json"] + common)
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        #expect(trusted.stdout.contains("\"verdict\":\"trusted\""))
+        let expired = try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--at", "2099-01-01T00:00:00Z"] + common)
+        #expect(expired.status == 1 && expired.stdout.contains("reasons: expired"))
+        let garbage = pki.path("garbage.pem")
+        try Data("not a certificate".utf8).write(to: URL(fileURLWithPath: garbage))
+        #expect(try recoveryctl(["certs", "verify", garbage] + common).status == 2)
+        #expect(try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--store", store]).status == 2)
+        let status = try recoveryctl(["certs", "status", "--store", store])
+        #expect(status.stdout.contains("spiffe://example.org/api") && status.stdout.contains("rejected"))
+        #expect(status.stdout.contains("1 certificates seen"))
+        let past = try recoveryctl(["certs", "status", "--store", store, "--at-seq", "1"])
+        #expect(past.stdout.contains("trusted") && !past.stdout.contains("rejected"))
+        #expect(try recoveryctl(["query", "--type", "cert.verdict", "--store", store]).stdout.split(separator: "\n").count >= 2)
+    }
+}
