@@ -10,6 +10,9 @@ public enum VerdictReason: String, Sendable, Hashable, Codable, CaseIterable {
     case unknownTrustDomain = "unknown_trust_domain"
     case leafIsCA = "leaf_is_ca"
     case badKeyUsage = "bad_key_usage"
+    case revokedCRL = "revoked_crl"
+    case crlStale = "crl_stale"
+    case crlInvalid = "crl_invalid"
 }
 
 /// The outcome of validating one chain: the leaf's SPIFFE ID when it has one, and every
@@ -17,6 +20,8 @@ public enum VerdictReason: String, Sendable, Hashable, Codable, CaseIterable {
 public struct ChainResult: Sendable, Hashable {
     public var id: SPIFFEID?
     public var reasons: [VerdictReason]
+    /// Whether a CRL covered the leaf (or, with `crlWholeChain`, every certificate).
+    public var crlChecked = false
     public var trusted: Bool { reasons.isEmpty }
 }
 
@@ -29,6 +34,10 @@ public struct ChainValidator: Sendable {
     public var bundles: [String: [Certificate]]
     /// false checks only the chain (the generic profile: no SPIFFE rules).
     public var spiffeRules = true
+    /// Revocation lists, matched to certificates by issuer.
+    public var crls: [RevocationList] = []
+    /// Check every certificate of the chain against its issuer's CRL, not only the leaf.
+    public var crlWholeChain = false
 
     public init(bundles: [String: [Certificate]]) { self.bundles = bundles }
 
@@ -54,9 +63,26 @@ public struct ChainValidator: Sendable {
             }
         }
         reasons += Self.verify(leaf: leaf, intermediates: intermediates, anchors: anchors, at: Self.seconds(time))
+        let (crlReasons, crlChecked) = revocation(of: leaf, intermediates: intermediates, anchors: anchors, at: Self.seconds(time))
+        reasons += crlReasons
         var unique: [VerdictReason] = []
         for reason in reasons where !unique.contains(reason) { unique.append(reason) }
-        return ChainResult(id: id, reasons: unique)
+        return ChainResult(id: id, reasons: unique, crlChecked: crlChecked)
+    }
+
+    /// The CRL reasons against the leaf (and the chain when configured); whether any CRL applied.
+    func revocation(of leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], at seconds: Int64) -> ([VerdictReason], Bool) {
+        guard !crls.isEmpty else { return ([], false) }
+        let issuers = intermediates + anchors
+        var reasons: [VerdictReason] = [], checked = false
+        for certificate in crlWholeChain ? [leaf] + intermediates : [leaf] {
+            guard let issuer = issuers.first(where: { X509_check_issued($0.x509, certificate.x509) == X509_V_OK }),
+                  let crl = crls.first(where: { $0.isIssued(by: issuer) }) else { continue }
+            checked = true
+            reasons += crl.check(certificate, issuer: issuer, at: seconds)
+        }
+        ERR_clear_error()
+        return (reasons, checked)
     }
 
     /// Whole seconds (OpenSSL's resolution), rounded down.

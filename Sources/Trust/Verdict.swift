@@ -34,9 +34,11 @@ public struct CertificateVerdict: Sendable, Hashable, Codable {
         trusted = result.trusted
         reasons = result.reasons.map(\.rawValue)
         let chainReasons: Set<VerdictReason> = [.expired, .notYetValid, .untrustedChain, .unknownTrustDomain]
+        let crlReasons: Set<VerdictReason> = [.revokedCRL, .crlStale, .crlInvalid]
         checks = ["chain": result.reasons.contains(where: chainReasons.contains) ? "failed" : "ok",
-                  "svid": result.reasons.contains(where: { !chainReasons.contains($0) }) ? "failed" : "ok",
-                  "crl": "skipped", "ocsp": "skipped", "pin": "skipped"]
+                  "svid": result.reasons.contains(where: { !chainReasons.contains($0) && !crlReasons.contains($0) }) ? "failed" : "ok",
+                  "crl": !result.crlChecked ? "skipped" : result.reasons.contains(where: crlReasons.contains) ? "failed" : "ok",
+                  "ocsp": "skipped", "pin": "skipped"]
         signatureAlgorithms = ([leaf] + chain).map(\.signatureAlgorithm)
     }
 

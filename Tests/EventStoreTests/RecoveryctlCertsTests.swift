@@ -27,5 +27,10 @@ struct RecoveryctlCertsTests {
         let past = try recoveryctl(["certs", "status", "--store", store, "--at-seq", "1"])
         #expect(past.stdout.contains("trusted") && !past.stdout.contains("rejected"))
         #expect(try recoveryctl(["query", "--type", "cert.verdict", "--store", store]).stdout.split(separator: "\n").count >= 2)
+        // A CRL that revokes the leaf: rejected with revoked_crl; an unreadable CRL is exit 2.
+        try pki.crl("current", by: "intermediate", revoking: ["leaf"])
+        let revoked = try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--crl", pki.path("current.crl.pem"), "--format", "json"] + common)
+        #expect(revoked.status == 1 && revoked.stdout.contains("revoked_crl") && revoked.stdout.contains("\"crl\":\"failed\""))
+        #expect(try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--crl", garbage] + common).status == 2)
     }
 }

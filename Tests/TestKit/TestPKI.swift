@@ -48,4 +48,29 @@ public final class TestPKI: @unchecked Sendable {
             + (uri.map { ["subjectAltName=URI:\($0)"] } ?? [])
     }
 
+    /// A CRL named NAME.crl.pem issued by ISSUER revoking the certificates named, valid for
+    /// `hours`; `number: false` leaves out the CRL number (which RFC 5280 requires).
+    @discardableResult
+    public func crl(_ name: String, by issuer: String, revoking: [String], number: Bool = true, hours: Int = 720) throws -> String {
+        let database = "\(name).db"
+        try FileManager.default.createDirectory(atPath: path(database), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path("\(database)/index.txt"), contents: Data())
+        if number { FileManager.default.createFile(atPath: path("\(database)/crlnumber"), contents: Data("01\n".utf8)) }
+        let config = """
+            [ca]
+            default_ca = authority
+            [authority]
+            database = \(path("\(database)/index.txt"))
+            \(number ? "crlnumber = \(path("\(database)/crlnumber"))" : "")
+            default_md = sha256
+            default_crl_hours = \(hours)
+            """
+        FileManager.default.createFile(atPath: path("\(name).cnf"), contents: Data(config.utf8))
+        for revoked in revoking {
+            try run(["ca", "-config", "\(name).cnf", "-revoke", "\(revoked).pem", "-keyfile", "\(issuer).key", "-cert", "\(issuer).pem"])
+        }
+        try run(["ca", "-config", "\(name).cnf", "-gencrl", "-keyfile", "\(issuer).key", "-cert", "\(issuer).pem", "-crlhours", "\(hours)",
+                 "-out", "\(name).crl.pem"])
+        return path("\(name).crl.pem")
+    }
 }

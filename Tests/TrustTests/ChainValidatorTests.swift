@@ -99,3 +99,44 @@ struct VerdictTests {
         #expect(report.disagreements.isEmpty)
     }
 }
+
+@Suite("CRLs")
+struct CRLTests {
+    @Test("revoked in a CRL, a fresh CRL that does not list it, an expired CRL, a CRL without a CRL number, a CRL from another issuer, the whole chain")
+    func revocation() throws {
+        let pki = TestPKI()
+        try pki.root("root")
+        try pki.root("other-root")
+        try pki.issue("intermediate", by: "root", days: 3650, extensions: TestPKI.intermediate)
+        try pki.issue("leaf", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/workload"))
+        try pki.issue("revoked", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/gone"))
+        func list(_ path: String) throws -> RevocationList { try RevocationList(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path)))) }
+        let revoking = try list(try pki.crl("current", by: "intermediate", revoking: ["revoked"]))
+        let unnumbered = try list(try pki.crl("unnumbered", by: "intermediate", revoking: [], number: false))
+        let short = try list(try pki.crl("short", by: "intermediate", revoking: [], hours: 1))
+        let foreign = try list(try pki.crl("foreign", by: "other-root", revoking: []))
+        let rootCRL = try list(try pki.crl("root-crl", by: "root", revoking: ["intermediate"]))
+        let intermediate = try pki.certificate("intermediate"), leaf = try pki.certificate("leaf")
+        let now = Timestamp(seconds: try #require(leaf.notBefore) + 600)
+        func validate(_ name: String, _ crls: [RevocationList], wholeChain: Bool = false, at time: Timestamp = now) throws -> ChainResult {
+            var validator = ChainValidator(bundles: ["example.org": [try pki.certificate("root")]])
+            validator.crls = crls
+            validator.crlWholeChain = wholeChain
+            return validator.validate(leaf: try pki.certificate(name), intermediates: [intermediate], at: time)
+        }
+        #expect(try validate("revoked", [revoking]).reasons == [.revokedCRL])
+        let clean = try validate("leaf", [revoking])
+        #expect(clean.trusted && clean.crlChecked)
+        #expect(try validate("leaf", [unnumbered]).reasons == [.crlInvalid])
+        #expect(try validate("leaf", [short], at: Timestamp(seconds: now.nanoseconds / 1_000_000_000 + 7_200)).reasons == [.crlStale])
+        let unrelated = try validate("leaf", [foreign])
+        #expect(unrelated.trusted && !unrelated.crlChecked)
+        // The intermediate revoked by the root: found only when the whole chain is checked.
+        #expect(try validate("leaf", [revoking, rootCRL]).trusted)
+        #expect(try validate("leaf", [revoking, rootCRL], wholeChain: true).reasons == [.revokedCRL])
+        // DER reads as well as PEM; garbage is a typed error.
+        let der = try RevocationList(bytes: try PEM.blocks(Array(try Data(contentsOf: URL(fileURLWithPath: pki.path("current.crl.pem")))))[0].der)
+        #expect(try validate("revoked", [der]).reasons == [.revokedCRL])
+        #expect(throws: CertificateError.self) { try RevocationList(bytes: Array("not a crl".utf8)) }
+    }
+}

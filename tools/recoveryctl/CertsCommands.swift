@@ -12,11 +12,13 @@ struct CertsCommand: ParsableCommand {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate CERT (PEM: the leaf, then any intermediates) and record the verdict (cert.verdict).",
-            discussion: "Exit 0 trusted, 1 rejected, 2 bad usage or unreadable input (nothing recorded then). The store is created if missing. CRL, OCSP and pinning are not checked yet (issue 15).")
+            discussion: "Exit 0 trusted, 1 rejected, 2 bad usage or unreadable input (nothing recorded then). The store is created if missing. OCSP and pinning are not checked yet (issue 15).")
         @OptionGroup var global: GlobalArguments
         @Argument(help: "The certificate PEM file.") var certificate: String
         @Option(help: "More intermediates (PEM).") var chain: String?
         @Option(help: "A trust bundle: DOMAIN=PEM (repeatable).") var bundle: [String] = []
+        @Option(help: "A CRL, PEM or DER (repeatable); matched to certificates by issuer.") var crl: [String] = []
+        @Flag(help: "Check every certificate of the chain against its issuer's CRL, not only the leaf.") var crlChain = false
         @Option(help: "Validate at this time (RFC 3339 or relative); default now.") var at: String?
         @Option(help: "table or json.") var format: StateFormat = .table
 
@@ -29,12 +31,20 @@ struct CertsCommand: ParsableCommand {
                 do { _ = try SPIFFEID.trustDomain(parsing: domain) } catch { throw CLIFailure.usage("--bundle \(item): \(error)") }
                 bundles[domain, default: []] += try readCertificates(String(item[item.index(after: equals)...]))
             }
+            let crls = try crl.map { path in
+                do { return try RevocationList(bytes: try readFile(path, limit: PEM.maximumBytes * 16)) } catch let error as CertificateError {
+                    throw CLIFailure.usage("\(path): not a CRL (\(error))")
+                }
+            }
             var presented = try readCertificates(certificate)
             if let chain { presented += try readCertificates(chain) }
             let time = try at.map { try TimeArgument.parse($0, option: "--at") }
             let store = try global.openForWriting()
             defer { store.close() }
-            let recorder = TrustRecorder(store: store, validator: ChainValidator(bundles: bundles))
+            var validator = ChainValidator(bundles: bundles)
+            validator.crls = crls
+            validator.crlWholeChain = crlChain
+            let recorder = TrustRecorder(store: store, validator: validator)
             let verdict = try storeCall { try recorder.verify(leaf: presented[0], chain: Array(presented.dropFirst()), at: time) }
             if format == .json {
                 print(JSONWriter.encode(verdict.payload))

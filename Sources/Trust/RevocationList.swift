@@ -1,0 +1,65 @@
+import COpenSSL
+
+/// A certificate revocation list (PEM or DER), parsed by OpenSSL.
+public final class RevocationList: @unchecked Sendable {
+    // @unchecked: not changed after parsing.
+    let crl: OpaquePointer
+
+    init(taking crl: OpaquePointer) { self.crl = crl }
+
+    deinit { X509_CRL_free(crl) }
+
+    /// Reads a CRL in PEM (the first `X509 CRL` block) or DER.
+    public convenience init(bytes: [UInt8]) throws(CertificateError) {
+        if let block = (try? PEM.blocks(bytes))?.first(where: { $0.type == "X509 CRL" }) {
+            try self.init(der: block.der)
+        } else {
+            try self.init(der: bytes)
+        }
+    }
+
+    public convenience init(der: [UInt8]) throws(CertificateError) {
+        guard der.count <= PEM.maximumBytes * 16 else { throw .tooLarge(bytes: der.count) }
+        guard let crl = der.withUnsafeBufferPointer({ buffer -> OpaquePointer? in
+            var cursor = buffer.baseAddress
+            let parsed = d2i_X509_CRL(nil, &cursor, buffer.count)
+            guard let parsed, let cursor, let base = buffer.baseAddress, cursor - base == buffer.count else {
+                if let parsed { X509_CRL_free(parsed) }
+                return nil
+            }
+            return parsed
+        }) else {
+            ERR_clear_error()
+            throw .malformedCertificate
+        }
+        self.init(taking: crl)
+    }
+
+    /// Whether the CRL was issued by the subject of `issuer`.
+    func isIssued(by issuer: Certificate) -> Bool {
+        X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer.x509)) == 0
+    }
+
+    /// The reasons this CRL gives against `certificate` (issued by `issuer`) at `seconds`:
+    /// revoked, stale (nextUpdate passed or thisUpdate ahead), or invalid (a bad signature, no
+    /// CRL number: RFC 5280 5.2.3 makes it mandatory, which OpenSSL does not check).
+    func check(_ certificate: Certificate, issuer: Certificate, at seconds: Int64) -> [VerdictReason] {
+        var reasons: [VerdictReason] = []
+        guard let key = X509_get0_pubkey(issuer.x509), X509_CRL_verify(crl, key) == 1 else {
+            ERR_clear_error()
+            return [.crlInvalid]
+        }
+        if let number = X509_CRL_get_ext_d2i(crl, NID_crl_number, nil, nil) {
+            ASN1_INTEGER_free(number.assumingMemoryBound(to: ASN1_INTEGER.self))
+        } else {
+            reasons.append(.crlInvalid)
+        }
+        let thisUpdate = ErrorCollector.seconds(X509_CRL_get0_lastUpdate(crl))
+        let nextUpdate = ErrorCollector.seconds(X509_CRL_get0_nextUpdate(crl))
+        if nextUpdate.map({ $0 < seconds }) ?? true || thisUpdate.map({ $0 > seconds }) ?? true { reasons.append(.crlStale) }
+        var entry: OpaquePointer?
+        if X509_CRL_get0_by_serial(crl, &entry, X509_get_serialNumber(certificate.x509)) == 1 { reasons.append(.revokedCRL) }
+        ERR_clear_error()
+        return reasons
+    }
+}
