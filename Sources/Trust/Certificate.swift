@@ -1,4 +1,5 @@
 import COpenSSL
+import Foundation
 
 /// Why certificate or key bytes could not be read.
 public enum CertificateError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -90,6 +91,18 @@ public final class Certificate: @unchecked Sendable {
         guard let hex = BN_bn2hex(number) else { return "" }
         defer { CRYPTO_free(hex, #file, #line) }
         return String(cString: hex)
+    }
+
+    /// The `pin-sha256` of the certificate's public key (RFC 7469): base64 of the SHA-256 of
+    /// its DER SubjectPublicKeyInfo.
+    public var spkiPin: String {
+        var buffer: UnsafeMutablePointer<UInt8>?
+        let length = i2d_PUBKEY(X509_get0_pubkey(x509), &buffer)
+        guard length > 0, let buffer else { return "" }
+        defer { CRYPTO_free(buffer, #file, #line) }
+        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+        SHA256(buffer, Int(length), &digest)
+        return Data(digest).base64EncodedString()
     }
 
     /// The DER encoding.

@@ -13,6 +13,22 @@ public enum VerdictReason: String, Sendable, Hashable, Codable, CaseIterable {
     case revokedCRL = "revoked_crl"
     case crlStale = "crl_stale"
     case crlInvalid = "crl_invalid"
+    case pinMismatch = "pin_mismatch"
+    /// A pin set with no backup pin outside the presented chain (RFC 7469 requires one): a
+    /// configuration error, shown in the verdict.
+    case pinWithoutBackup = "pin_without_backup"
+}
+
+/// SPKI SHA-256 pins (`pin-sha256` base64) for a SPIFFE ID or a trust domain.
+public struct PinSet: Sendable, Hashable {
+    public var pins: Set<String>
+    /// After this time the set no longer applies.
+    public var expires: Timestamp?
+
+    public init(pins: Set<String>, expires: Timestamp? = nil) {
+        self.pins = pins
+        self.expires = expires
+    }
 }
 
 /// The outcome of validating one chain: the leaf's SPIFFE ID when it has one, and every
@@ -22,6 +38,8 @@ public struct ChainResult: Sendable, Hashable {
     public var reasons: [VerdictReason]
     /// Whether a CRL covered the leaf (or, with `crlWholeChain`, every certificate).
     public var crlChecked = false
+    /// Whether a pin set applied.
+    public var pinChecked = false
     public var trusted: Bool { reasons.isEmpty }
 }
 
@@ -38,6 +56,8 @@ public struct ChainValidator: Sendable {
     public var crls: [RevocationList] = []
     /// Check every certificate of the chain against its issuer's CRL, not only the leaf.
     public var crlWholeChain = false
+    /// Pin sets by SPIFFE ID or trust domain (the ID's own set wins).
+    public var pins: [String: PinSet] = [:]
 
     public init(bundles: [String: [Certificate]]) { self.bundles = bundles }
 
@@ -65,9 +85,20 @@ public struct ChainValidator: Sendable {
         reasons += Self.verify(leaf: leaf, intermediates: intermediates, anchors: anchors, at: Self.seconds(time))
         let (crlReasons, crlChecked) = revocation(of: leaf, intermediates: intermediates, anchors: anchors, at: Self.seconds(time))
         reasons += crlReasons
+        let (pinReasons, pinChecked) = pinning(id, chain: [leaf] + intermediates, at: time)
+        reasons += pinReasons
         var unique: [VerdictReason] = []
         for reason in reasons where !unique.contains(reason) { unique.append(reason) }
-        return ChainResult(id: id, reasons: unique, crlChecked: crlChecked)
+        return ChainResult(id: id, reasons: unique, crlChecked: crlChecked, pinChecked: pinChecked)
+    }
+
+    /// The pin reasons for the presented chain; whether a pin set applied (one that expired
+    /// does not).
+    func pinning(_ id: SPIFFEID?, chain: [Certificate], at time: Timestamp) -> ([VerdictReason], Bool) {
+        guard let id, let set = pins[id.description] ?? pins[id.trustDomain], set.expires.map({ time <= $0 }) ?? true else { return ([], false) }
+        let presented = Set(chain.map(\.spkiPin))
+        guard !set.pins.isSubset(of: presented) else { return ([.pinWithoutBackup], true) }
+        return (set.pins.isDisjoint(with: presented) ? [.pinMismatch] : [], true)
     }
 
     /// The CRL reasons against the leaf (and the chain when configured); whether any CRL applied.

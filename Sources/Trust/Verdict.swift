@@ -35,10 +35,12 @@ public struct CertificateVerdict: Sendable, Hashable, Codable {
         reasons = result.reasons.map(\.rawValue)
         let chainReasons: Set<VerdictReason> = [.expired, .notYetValid, .untrustedChain, .unknownTrustDomain]
         let crlReasons: Set<VerdictReason> = [.revokedCRL, .crlStale, .crlInvalid]
+        let pinReasons: Set<VerdictReason> = [.pinMismatch, .pinWithoutBackup]
         checks = ["chain": result.reasons.contains(where: chainReasons.contains) ? "failed" : "ok",
-                  "svid": result.reasons.contains(where: { !chainReasons.contains($0) && !crlReasons.contains($0) }) ? "failed" : "ok",
+                  "svid": result.reasons.contains(where: { !chainReasons.contains($0) && !crlReasons.contains($0) && !pinReasons.contains($0) }) ? "failed" : "ok",
                   "crl": !result.crlChecked ? "skipped" : result.reasons.contains(where: crlReasons.contains) ? "failed" : "ok",
-                  "ocsp": "skipped", "pin": "skipped"]
+                  "ocsp": "skipped",
+                  "pin": !result.pinChecked ? "skipped" : result.reasons.contains(where: pinReasons.contains) ? "failed" : "ok"]
         signatureAlgorithms = ([leaf] + chain).map(\.signatureAlgorithm)
     }
 

@@ -32,5 +32,10 @@ struct RecoveryctlCertsTests {
         let revoked = try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--crl", pki.path("current.crl.pem"), "--format", "json"] + common)
         #expect(revoked.status == 1 && revoked.stdout.contains("revoked_crl") && revoked.stdout.contains("\"crl\":\"failed\""))
         #expect(try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--crl", garbage] + common).status == 2)
+        // A pin set that misses the chain: pin_mismatch; a malformed pin is exit 2.
+        let pins = ["--pin", "example.org=" + Data(repeating: 1, count: 32).base64EncodedString(), "--pin", "example.org=" + Data(repeating: 2, count: 32).base64EncodedString()]
+        let mismatch = try recoveryctl(["certs", "verify", pki.path("leaf.pem")] + pins + common)
+        #expect(mismatch.status == 1 && mismatch.stdout.contains("pin_mismatch"))
+        #expect(try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--pin", "example.org=short"] + common).status == 2)
     }
 }

@@ -140,3 +140,37 @@ struct CRLTests {
         #expect(throws: CertificateError.self) { try RevocationList(bytes: Array("not a crl".utf8)) }
     }
 }
+
+@Suite("Pinning")
+struct PinningTests {
+    @Test("SPKI pins per SPIFFE ID or trust domain: a match, a mismatch, a set without a backup pin, an expired set; pins agree with openssl's pin-sha256 recipe")
+    func pins() throws {
+        let pki = TestPKI()
+        try pki.root("root")
+        try pki.issue("intermediate", by: "root", days: 3650, extensions: TestPKI.intermediate)
+        try pki.issue("leaf", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/workload"))
+        let leaf = try pki.certificate("leaf"), intermediate = try pki.certificate("intermediate")
+        // RFC 7469's recipe, run by the openssl command.
+        try pki.run(["x509", "-in", "leaf.pem", "-pubkey", "-noout", "-out", "leaf.pub"])
+        try pki.run(["pkey", "-pubin", "-in", "leaf.pub", "-outform", "der", "-out", "leaf.spki"])
+        try pki.run(["dgst", "-sha256", "-binary", "-out", "leaf.spki.sha256", "leaf.spki"])
+        let expected = try Data(contentsOf: URL(fileURLWithPath: pki.path("leaf.spki.sha256"))).base64EncodedString()
+        #expect(leaf.spkiPin == expected)
+        let backup = Data(repeating: 7, count: 32).base64EncodedString()
+        let now = Timestamp(seconds: try #require(leaf.notBefore) + 600)
+        func reasons(_ pins: [String: PinSet]) throws -> ChainResult {
+            var validator = ChainValidator(bundles: ["example.org": [try pki.certificate("root")]])
+            validator.pins = pins
+            return validator.validate(leaf: leaf, intermediates: [intermediate], at: now)
+        }
+        let pinned = try reasons(["spiffe://example.org/workload": PinSet(pins: [leaf.spkiPin, backup])])
+        #expect(pinned.trusted && pinned.pinChecked)
+        #expect(try reasons(["example.org": PinSet(pins: [intermediate.spkiPin, backup])]).trusted)
+        #expect(try reasons(["example.org": PinSet(pins: [backup, Data(repeating: 9, count: 32).base64EncodedString()])]).reasons == [.pinMismatch])
+        #expect(try reasons(["example.org": PinSet(pins: [leaf.spkiPin])]).reasons == [.pinWithoutBackup])
+        // The ID's own set wins over the trust domain's.
+        #expect(try reasons(["example.org": PinSet(pins: [backup]), "spiffe://example.org/workload": PinSet(pins: [leaf.spkiPin, backup])]).trusted)
+        let expired = try reasons(["example.org": PinSet(pins: [backup], expires: Timestamp(seconds: 1))])
+        #expect(expired.trusted && !expired.pinChecked)
+    }
+}
