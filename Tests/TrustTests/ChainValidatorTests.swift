@@ -174,3 +174,28 @@ struct PinningTests {
         #expect(expired.trusted && !expired.pinChecked)
     }
 }
+
+@Suite("Bundles at run time")
+struct BundleTests {
+    @Test("replacing a trust domain's bundle is recorded and takes effect for the next validation")
+    func replace() throws {
+        let pki = TestPKI()
+        try pki.root("old-root")
+        try pki.root("new-root")
+        try pki.issue("leaf", by: "new-root", extensions: TestPKI.leaf("spiffe://example.org/workload"))
+        let leaf = try pki.certificate("leaf")
+        let directory = TemporaryDirectory()
+        var options = StoreOptions()
+        options.vocabularies = [TrustVocabulary()]
+        options.clock = ManualClock(Timestamp(seconds: try #require(leaf.notBefore) + 60))
+        let store = try EventStore.open(at: directory.store(), options: options)
+        defer { store.close() }
+        let recorder = TrustRecorder(store: store, validator: ChainValidator(bundles: ["example.org": [try pki.certificate("old-root")]]))
+        #expect(try recorder.verify(leaf: leaf).reasons == ["untrusted_chain"])
+        try recorder.replaceBundle("example.org", with: [try pki.certificate("new-root")])
+        #expect(try recorder.verify(leaf: leaf).trusted)
+        let update = try #require(try store.query(EventQuery(type: TrustEvent.bundleUpdated)).collect().first)
+        #expect(update.data["trust_domain"] == "example.org" && update.data["certificates"] == 1)
+        #expect(update.data["sha256"] == .string(try Digest.sha256(try pki.certificate("new-root").der).hex))
+    }
+}
