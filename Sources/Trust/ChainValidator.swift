@@ -13,6 +13,11 @@ public enum VerdictReason: String, Sendable, Hashable, Codable, CaseIterable {
     case revokedCRL = "revoked_crl"
     case crlStale = "crl_stale"
     case crlInvalid = "crl_invalid"
+    case revokedOCSP = "revoked_ocsp"
+    case ocspUnknown = "ocsp_unknown"
+    case ocspStale = "ocsp_stale"
+    /// A response that does not verify or does not cover the certificate.
+    case ocspInvalid = "ocsp_invalid"
     case pinMismatch = "pin_mismatch"
     /// A pin set with no backup pin outside the presented chain (RFC 7469 requires one): a
     /// configuration error, shown in the verdict.
@@ -40,6 +45,9 @@ public struct ChainResult: Sendable, Hashable {
     public var crlChecked = false
     /// Whether a pin set applied.
     public var pinChecked = false
+    /// What the OCSP response said of the leaf (nil when none applied).
+    public var ocspStatus: OCSPStatus?
+    public var ocspChecked = false
     public var trusted: Bool { reasons.isEmpty }
 }
 
@@ -56,6 +64,10 @@ public struct ChainValidator: Sendable {
     public var crls: [RevocationList] = []
     /// Check every certificate of the chain against its issuer's CRL, not only the leaf.
     public var crlWholeChain = false
+    /// OCSP responses (stapled or fetched) for the leaf.
+    public var ocspResponses: [OCSPResponse] = []
+    /// How far thisUpdate may lie ahead of, and nextUpdate behind, the validation time.
+    public var ocspSkewSeconds: Int64 = 300
     /// Pin sets by SPIFFE ID or trust domain (the ID's own set wins).
     public var pins: [String: PinSet] = [:]
 
@@ -85,11 +97,28 @@ public struct ChainValidator: Sendable {
         reasons += Self.verify(leaf: leaf, intermediates: intermediates, anchors: anchors, at: Self.seconds(time))
         let (crlReasons, crlChecked) = revocation(of: leaf, intermediates: intermediates, anchors: anchors, at: Self.seconds(time))
         reasons += crlReasons
+        let (ocspStatus, ocspReasons) = ocsp(of: leaf, issuers: intermediates + anchors, at: Self.seconds(time))
+        reasons += ocspReasons
         let (pinReasons, pinChecked) = pinning(id, chain: [leaf] + intermediates, at: time)
         reasons += pinReasons
         var unique: [VerdictReason] = []
         for reason in reasons where !unique.contains(reason) { unique.append(reason) }
-        return ChainResult(id: id, reasons: unique, crlChecked: crlChecked, pinChecked: pinChecked)
+        return ChainResult(id: id, reasons: unique, crlChecked: crlChecked, pinChecked: pinChecked, ocspStatus: ocspStatus,
+                           ocspChecked: !ocspResponses.isEmpty)
+    }
+
+    /// The leaf's status from the first response that covers it and verifies, and the reasons.
+    func ocsp(of leaf: Certificate, issuers: [Certificate], at seconds: Int64) -> (OCSPStatus?, [VerdictReason]) {
+        guard !ocspResponses.isEmpty else { return (nil, []) }
+        guard let issuer = issuers.first(where: { X509_check_issued($0.x509, leaf.x509) == X509_V_OK }) else { return (nil, [.ocspInvalid]) }
+        var reasons: [VerdictReason] = [.ocspInvalid]
+        for response in ocspResponses {
+            let (status, found) = response.check(leaf, issuer: issuer, at: seconds, skew: ocspSkewSeconds)
+            if let status { return (status, found) }
+            reasons = found
+        }
+        ERR_clear_error()
+        return (nil, reasons)
     }
 
     /// The pin reasons for the presented chain; whether a pin set applied (one that expired

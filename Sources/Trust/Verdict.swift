@@ -36,10 +36,11 @@ public struct CertificateVerdict: Sendable, Hashable, Codable {
         let chainReasons: Set<VerdictReason> = [.expired, .notYetValid, .untrustedChain, .unknownTrustDomain]
         let crlReasons: Set<VerdictReason> = [.revokedCRL, .crlStale, .crlInvalid]
         let pinReasons: Set<VerdictReason> = [.pinMismatch, .pinWithoutBackup]
+        let ocspReasons: Set<VerdictReason> = [.revokedOCSP, .ocspUnknown, .ocspStale, .ocspInvalid]
         checks = ["chain": result.reasons.contains(where: chainReasons.contains) ? "failed" : "ok",
-                  "svid": result.reasons.contains(where: { !chainReasons.contains($0) && !crlReasons.contains($0) && !pinReasons.contains($0) }) ? "failed" : "ok",
+                  "svid": result.reasons.contains(where: { !chainReasons.contains($0) && !crlReasons.contains($0) && !pinReasons.contains($0) && !ocspReasons.contains($0) }) ? "failed" : "ok",
                   "crl": !result.crlChecked ? "skipped" : result.reasons.contains(where: crlReasons.contains) ? "failed" : "ok",
-                  "ocsp": "skipped",
+                  "ocsp": !result.ocspChecked ? "skipped" : result.ocspStatus.map { result.reasons.contains(.ocspStale) ? "stale" : $0.rawValue } ?? "failed",
                   "pin": !result.pinChecked ? "skipped" : result.reasons.contains(where: pinReasons.contains) ? "failed" : "ok"]
         signatureAlgorithms = ([leaf] + chain).map(\.signatureAlgorithm)
     }

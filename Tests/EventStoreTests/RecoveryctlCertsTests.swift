@@ -37,5 +37,10 @@ struct RecoveryctlCertsTests {
         let mismatch = try recoveryctl(["certs", "verify", pki.path("leaf.pem")] + pins + common)
         #expect(mismatch.status == 1 && mismatch.stdout.contains("pin_mismatch"))
         #expect(try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--pin", "example.org=short"] + common).status == 2)
+        // A stapled OCSP response saying revoked; garbage in its place is exit 2.
+        let response = try pki.ocsp("stapled", for: "leaf", issuer: "intermediate", signer: "intermediate", status: "revoked")
+        let ocsp = try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--ocsp-response", response, "--format", "json"] + common)
+        #expect(ocsp.status == 1 && ocsp.stdout.contains("revoked_ocsp") && ocsp.stdout.contains("\"ocsp\":\"revoked\""))
+        #expect(try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--ocsp-response", garbage] + common).status == 2)
     }
 }

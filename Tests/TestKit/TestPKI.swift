@@ -73,4 +73,24 @@ public final class TestPKI: @unchecked Sendable {
                  "-out", "\(name).crl.pem"])
         return path("\(name).crl.pem")
     }
+
+    /// An OCSP response (DER, NAME.ocsp.der) for certificate SUBJECT issued by ISSUER, signed by
+    /// SIGNER (the issuer, or a delegated responder), saying `status` (good, revoked, or
+    /// unknown: the serial left out of the responder's index), valid for `days`.
+    @discardableResult
+    public func ocsp(_ name: String, for subject: String, issuer: String, signer: String, status: String, days: Int = 1) throws -> String {
+        try run(["x509", "-in", "\(subject).pem", "-noout", "-serial", "-out", "\(name).serial"])
+        let serial = try String(contentsOfFile: path("\(name).serial"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "")
+        let line: String
+        switch status {
+        case "good": line = "V\t491231235959Z\t\t\(serial)\tunknown\t/CN=\(subject)\n"
+        case "revoked": line = "R\t491231235959Z\t200101000000Z\t\(serial)\tunknown\t/CN=\(subject)\n"
+        default: line = ""
+        }
+        FileManager.default.createFile(atPath: path("\(name).index"), contents: Data(line.utf8))
+        try run(["ocsp", "-index", "\(name).index", "-rsigner", "\(signer).pem", "-rkey", "\(signer).key", "-CA", "\(issuer).pem",
+                 "-issuer", "\(issuer).pem", "-cert", "\(subject).pem", "-respout", "\(name).ocsp.der", "-ndays", "\(days)"])
+        return path("\(name).ocsp.der")
+    }
 }

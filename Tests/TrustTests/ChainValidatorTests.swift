@@ -199,3 +199,41 @@ struct BundleTests {
         #expect(update.data["sha256"] == .string(try Digest.sha256(try pki.certificate("new-root").der).hex))
     }
 }
+
+@Suite("OCSP responses")
+struct OCSPTests {
+    @Test("good, revoked, unknown, stale, a delegated responder, a signer without OCSPSigning, a response for another certificate, garbage")
+    func responses() throws {
+        let pki = TestPKI()
+        try pki.root("root")
+        try pki.issue("intermediate", by: "root", days: 3650, extensions: TestPKI.intermediate)
+        try pki.issue("leaf", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/workload"))
+        try pki.issue("other", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/other"))
+        try pki.issue("responder", by: "intermediate", extensions: ["basicConstraints=critical,CA:false", "keyUsage=critical,digitalSignature", "extendedKeyUsage=OCSPSigning"])
+        try pki.issue("impostor", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/impostor"))
+        func response(_ name: String, signer: String = "intermediate", status: String, for subject: String = "leaf") throws -> OCSPResponse {
+            try OCSPResponse(der: Array(try Data(contentsOf: URL(fileURLWithPath: try pki.ocsp(name, for: subject, issuer: "intermediate", signer: signer, status: status)))))
+        }
+        let leaf = try pki.certificate("leaf"), intermediate = try pki.certificate("intermediate")
+        // The responses are made right after the leaf, so a minute after its notBefore is "now".
+        let now = Timestamp(seconds: try #require(leaf.notBefore) + 60)
+        func validate(_ responses: [OCSPResponse], at time: Timestamp = now) throws -> ChainResult {
+            var validator = ChainValidator(bundles: ["example.org": [try pki.certificate("root")]])
+            validator.ocspResponses = responses
+            return validator.validate(leaf: leaf, intermediates: [intermediate], at: time)
+        }
+        let good = try validate([try response("good", status: "good")])
+        #expect(good.trusted && good.ocspStatus == .good)
+        let revoked = try validate([try response("revoked", status: "revoked")])
+        #expect(revoked.reasons == [.revokedOCSP] && revoked.ocspStatus == .revoked)
+        #expect(try validate([try response("unknown", status: "unknown")]).reasons == [.ocspUnknown])
+        // Two days later the one-day response is stale.
+        #expect(try validate([try response("stale", status: "good")], at: now.adding(nanoseconds: 2 * 86_400 * 1_000_000_000)).reasons == [.ocspStale])
+        #expect(try validate([try response("delegated", signer: "responder", status: "good")]).trusted)
+        #expect(try validate([try response("impostor", signer: "impostor", status: "good")]).reasons == [.ocspInvalid])
+        #expect(try validate([try response("another", status: "good", for: "other")]).reasons == [.ocspInvalid])
+        #expect(throws: CertificateError.self) { try OCSPResponse(der: Array("not ocsp".utf8)) }
+        let verdict = try CertificateVerdict(leaf: leaf, chain: [intermediate], result: revoked)
+        #expect(verdict.checks["ocsp"] == "revoked" && verdict.reasons == ["revoked_ocsp"])
+    }
+}

@@ -12,13 +12,14 @@ struct CertsCommand: ParsableCommand {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate CERT (PEM: the leaf, then any intermediates) and record the verdict (cert.verdict).",
-            discussion: "Exit 0 trusted, 1 rejected, 2 bad usage or unreadable input (nothing recorded then). The store is created if missing. OCSP is not checked yet (issue 15).")
+            discussion: "Exit 0 trusted, 1 rejected, 2 bad usage or unreadable input (nothing recorded then). The store is created if missing. OCSP responses are given as files (--ocsp-response); fetching is not built yet (issue 15).")
         @OptionGroup var global: GlobalArguments
         @Argument(help: "The certificate PEM file.") var certificate: String
         @Option(help: "More intermediates (PEM).") var chain: String?
         @Option(help: "A trust bundle: DOMAIN=PEM (repeatable).") var bundle: [String] = []
         @Option(help: "A CRL, PEM or DER (repeatable); matched to certificates by issuer.") var crl: [String] = []
         @Flag(help: "Check every certificate of the chain against its issuer's CRL, not only the leaf.") var crlChain = false
+        @Option(name: .customLong("ocsp-response"), help: "A DER OCSP response for the leaf (stapled or fetched earlier; repeatable).") var ocspResponse: [String] = []
         @Option(help: "An SPKI pin, DOMAIN_OR_ID=BASE64 of the SHA-256 (repeatable); each set needs a backup pin outside the chain.") var pin: [String] = []
         @Option(help: "Validate at this time (RFC 3339 or relative); default now.") var at: String?
         @Option(help: "table or json.") var format: StateFormat = .table
@@ -45,6 +46,11 @@ struct CertsCommand: ParsableCommand {
             var validator = ChainValidator(bundles: bundles)
             validator.crls = crls
             validator.crlWholeChain = crlChain
+            validator.ocspResponses = try ocspResponse.map { path in
+                do { return try OCSPResponse(der: try readFile(path, limit: PEM.maximumBytes)) } catch let error as CertificateError {
+                    throw CLIFailure.usage("\(path): not a successful OCSP response (\(error))")
+                }
+            }
             for item in pin {
                 guard let equals = item.firstIndex(of: "="), let digest = Data(base64Encoded: String(item[item.index(after: equals)...])),
                       digest.count == 32 else {
