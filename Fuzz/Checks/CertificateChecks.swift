@@ -1,4 +1,5 @@
 import EventStore
+import Foundation
 import Trust
 
 extension FuzzCheck {
@@ -36,6 +37,25 @@ extension FuzzCheck {
         [Array(seedCRL.utf8), (try? PEM.blocks(Array(seedCRL.utf8)))?.first?.der ?? [], Array("-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n".utf8)]
     })
 }
+
+extension FuzzCheck {
+    /// OCSP response bytes: whatever parses as a successful response is checked for the seed
+    /// leaf without trapping, as a stapled response would be.
+    public static let ocspResponse = FuzzCheck(name: "ocsp-response", check: { bytes throws(FuzzFinding) in
+        guard let response = try? OCSPResponse(der: bytes) else { return }
+        guard let leaf = try? PEM.certificates(Array(seedLeaf.utf8)).first, let authority = try? PEM.certificates(Array(seedAuthority.utf8)).first else {
+            throw FuzzFinding("the seed certificates do not parse")
+        }
+        var validator = ChainValidator(bundles: ["example.org": [authority]])
+        validator.ocspResponses = [response]
+        _ = validator.validate(leaf: leaf, at: Timestamp(seconds: 1_795_000_000))
+    }, seeds: {
+        [seedOCSPResponse, Array(seedOCSPResponse.prefix(40)), [0x30, 0x03, 0x0a, 0x01, 0x01]]
+    })
+}
+
+/// A good response for the seed leaf, signed by its authority (`openssl ocsp`, once).
+let seedOCSPResponse = Array(Data(base64Encoded: "MIICvwoBAKCCArgwggK0BgkrBgEFBQcwAQEEggKlMIICoTCBs6EUMBIxEDAOBgNVBAMMB3NlZWQtY2EYDzIwMjYxMjA1MDQxOTQxWjBlMGMwOzAJBgUrDgMCGgUABBTEg4Gom4De1S4edQy5Ui1Mkdpy+QQUWqJvNSEoyjQMOtYkQtcr6ySugDUCAhCSgAAYDzIwMjYxMjA1MDQxOTQxWqARGA8yMDI2MTIwNjA0MTk0MVqhIzAhMB8GCSsGAQUFBzABAgQSBBBmgd8deKBw+dEztjk4O8ZOMAoGCCqGSM49BAMCA0cAMEQCICYC9ptpQ/sZgq2LXzhoR+eAN0n6Of5TewKFpWLyMG34AiBClxNa/B6OkD/P3GTK1klsLJlgnl7hgUdHTcbyOZKTnKCCAZIwggGOMIIBijCCATGgAwIBAgIUQq9bAKqV6rzKW7ReLYyqqbtbHhYwCgYIKoZIzj0EAwIwEjEQMA4GA1UEAwwHc2VlZC1jYTAgFw0yNjEyMDUwNDA0MjVaGA8yMTI2MTExMTA0MDQyNVowEjEQMA4GA1UEAwwHc2VlZC1jYTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABM1rHOuYZaYubik4mqDXepkaaeeqt/Hj8kB9lpj+I5nIeknC6s87xcwNx1NOIIG8q9qIluSSEekk471TyWECC6+jYzBhMB0GA1UdDgQWBBRaom81ISjKNAw61iRC1yvrJK6ANTAfBgNVHSMEGDAWgBRaom81ISjKNAw61iRC1yvrJK6ANTAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAKBggqhkjOPQQDAgNHADBEAiB9FS4sVaEIkwN5v2kpxNB4v88CaGZFiy3it+guVGqQ+wIgAUnEBiP3XID99bZR5qhzMDxcG3EUrGhHGQkEs5GY9J8=") ?? Data())
 
 /// A leaf (spiffe://example.org/seed, serial 4242), its authority, and a CRL of the authority
 /// revoking it, made once with the openssl command for the seeds.
