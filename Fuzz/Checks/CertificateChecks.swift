@@ -26,9 +26,7 @@ extension FuzzCheck {
     /// CRL bytes: whatever parses is checked against the seed authority without trapping.
     public static let crl = FuzzCheck(name: "crl", check: { bytes throws(FuzzFinding) in
         guard let list = try? RevocationList(bytes: bytes) else { return }
-        guard let leaf = try? PEM.certificates(Array(seedLeaf.utf8)).first, let authority = try? PEM.certificates(Array(seedAuthority.utf8)).first else {
-            throw FuzzFinding("the seed certificates do not parse")
-        }
+        let (leaf, authority) = try seedChain()
         var validator = ChainValidator(bundles: ["example.org": [authority]])
         validator.crls = [list]
         validator.crlWholeChain = true
@@ -43,15 +41,21 @@ extension FuzzCheck {
     /// leaf without trapping, as a stapled response would be.
     public static let ocspResponse = FuzzCheck(name: "ocsp-response", check: { bytes throws(FuzzFinding) in
         guard let response = try? OCSPResponse(der: bytes) else { return }
-        guard let leaf = try? PEM.certificates(Array(seedLeaf.utf8)).first, let authority = try? PEM.certificates(Array(seedAuthority.utf8)).first else {
-            throw FuzzFinding("the seed certificates do not parse")
-        }
+        let (leaf, authority) = try seedChain()
         var validator = ChainValidator(bundles: ["example.org": [authority]])
         validator.ocspResponses = [response]
         _ = validator.validate(leaf: leaf, at: Timestamp(seconds: 1_795_000_000))
     }, seeds: {
         [seedOCSPResponse, Array(seedOCSPResponse.prefix(40)), [0x30, 0x03, 0x0a, 0x01, 0x01]]
     })
+}
+
+/// The seed leaf and its authority, parsed.
+func seedChain() throws(FuzzFinding) -> (leaf: Certificate, authority: Certificate) {
+    guard let leaf = try? PEM.certificates(Array(seedLeaf.utf8)).first, let authority = try? PEM.certificates(Array(seedAuthority.utf8)).first else {
+        throw FuzzFinding("the seed certificates do not parse")
+    }
+    return (leaf, authority)
 }
 
 /// A good response for the seed leaf, signed by its authority (`openssl ocsp`, once).

@@ -45,9 +45,6 @@ public struct VersionVector: Sendable, Hashable, Codable, CustomStringConvertibl
     /// Whether the operation `dot` is among those seen.
     public func contains(_ dot: Dot) -> Bool { self[dot.replica] >= dot.counter }
 
-    /// The operations of all replicas together.
-    public var total: UInt64 { counters.values.reduce(0) { $0.addingSaturated($1) } }
-
     public func compare(_ other: VersionVector) -> CausalOrder {
         var less = false, greater = false
         for replica in Set(counters.keys).union(other.counters.keys) {

@@ -145,8 +145,9 @@ public final class MemoryLog: OperationLog, @unchecked Sendable {
         }
         for event in new where event.id.map({ !ids.contains($0) }) ?? true {
             let now = clock.now()
-            hlc = max(HLC(wall: now.microseconds, logical: 0), hlc.next)
-            if let remote = event.hlc, remote >= hlc { hlc = remote.next }
+            // As the store's writer does: tick, and move past a remote clock that is ahead.
+            hlc = HLC.tick(after: hlc, now: now)
+            if let remote = event.hlc, remote >= hlc { hlc = remote.successor }
             let version = (versions[event.stream] ?? 0) + 1
             versions[event.stream] = version
             let id = event.id ?? "\(replicaID)-\(events.count + 1)"
@@ -203,7 +204,3 @@ public final class PendingAppend: @unchecked Sendable {
     }
 }
 
-extension HLC {
-    /// The next timestamp after this one.
-    var next: HLC { logical == .max ? HLC(wall: wall + 1, logical: 0) : HLC(wall: wall, logical: logical + 1) }
-}

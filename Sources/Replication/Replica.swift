@@ -172,9 +172,6 @@ public final class Replica {
         return entry.values
     }
 
-    /// Forgets operations waiting for dependencies (before a full resync).
-    public func dropWaiting() { waiting = [] }
-
     // MARK: Garbage collection
 
     /// What a collection did.

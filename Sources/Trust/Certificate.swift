@@ -33,15 +33,7 @@ public final class Certificate: @unchecked Sendable {
 
     /// Reads one DER certificate, which must use every byte.
     public convenience init(der: [UInt8]) throws(CertificateError) {
-        guard let x509 = der.withUnsafeBufferPointer({ buffer -> OpaquePointer? in
-            var cursor = buffer.baseAddress
-            let parsed = d2i_X509(nil, &cursor, buffer.count)
-            guard let parsed, let cursor, let base = buffer.baseAddress, cursor - base == buffer.count else {
-                if let parsed { X509_free(parsed) }
-                return nil
-            }
-            return parsed
-        }) else { throw .malformedCertificate }
+        guard let x509 = decodeDER(der, { d2i_X509(nil, $0, $1) }, free: X509_free) else { throw .malformedCertificate }
         self.init(taking: x509)
     }
 
@@ -81,8 +73,8 @@ public final class Certificate: @unchecked Sendable {
     }
 
     /// The validity window, in seconds since the epoch (nil when OpenSSL cannot read a time).
-    public var notBefore: Int64? { ErrorCollector.seconds(X509_get0_notBefore(x509)) }
-    public var notAfter: Int64? { ErrorCollector.seconds(X509_get0_notAfter(x509)) }
+    public var notBefore: Int64? { epochSeconds(X509_get0_notBefore(x509)) }
+    public var notAfter: Int64? { epochSeconds(X509_get0_notAfter(x509)) }
 
     /// The serial number in upper-case hexadecimal.
     public var serial: String {

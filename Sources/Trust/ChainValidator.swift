@@ -94,10 +94,10 @@ public struct ChainValidator: Sendable {
                 anchors = bundle
             }
         }
-        reasons += Self.verify(leaf: leaf, intermediates: intermediates, anchors: anchors, at: Self.seconds(time))
-        let (crlReasons, crlChecked) = revocation(of: leaf, intermediates: intermediates, anchors: anchors, at: Self.seconds(time))
+        reasons += Self.verify(leaf: leaf, intermediates: intermediates, anchors: anchors, at: time.seconds)
+        let (crlReasons, crlChecked) = revocation(of: leaf, intermediates: intermediates, anchors: anchors, at: time.seconds)
         reasons += crlReasons
-        let (ocspStatus, ocspReasons) = ocsp(of: leaf, issuers: intermediates + anchors, at: Self.seconds(time))
+        let (ocspStatus, ocspReasons) = ocsp(of: leaf, issuers: intermediates + anchors, at: time.seconds)
         reasons += ocspReasons
         let (pinReasons, pinChecked) = pinning(id, chain: [leaf] + intermediates, at: time)
         reasons += pinReasons
@@ -145,12 +145,6 @@ public struct ChainValidator: Sendable {
         return (reasons, checked)
     }
 
-    /// Whole seconds (OpenSSL's resolution), rounded down.
-    static func seconds(_ time: Timestamp) -> Int64 {
-        let (quotient, remainder) = time.nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
-        return remainder < 0 ? quotient - 1 : quotient
-    }
-
     /// `X509_verify_cert` at `seconds`, collecting every error instead of stopping at the first.
     static func verify(leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], at seconds: Int64) -> [VerdictReason] {
         guard let store = X509_STORE_new(), let context = X509_STORE_CTX_new() else { return [.untrustedChain] }
@@ -191,18 +185,10 @@ final class ErrorCollector {
         switch code {
         case X509_V_ERR_CERT_HAS_EXPIRED:
             // RFC 5280 4.1.2.5: valid through notAfter inclusive; OpenSSL calls it expired.
-            if let certificate, Self.seconds(X509_get0_notAfter(certificate)) == validationTime { return }
+            if let certificate, epochSeconds(X509_get0_notAfter(certificate)) == validationTime { return }
             reasons.append(.expired)
         case X509_V_ERR_CERT_NOT_YET_VALID: reasons.append(.notYetValid)
         default: reasons.append(.untrustedChain)
         }
-    }
-
-    /// An ASN1_TIME as seconds since the epoch (nil when OpenSSL cannot read it).
-    static func seconds(_ time: UnsafePointer<ASN1_TIME>?) -> Int64? {
-        guard let time else { return nil }
-        var parts = tm()
-        guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
-        return Int64(timegm(&parts))
     }
 }

@@ -51,8 +51,8 @@ public final class OCSPResponse: @unchecked Sendable {
             return (nil, [.ocspInvalid])
         }
         var reasons: [VerdictReason] = []
-        let issued = thisUpdate.flatMap { ErrorCollector.seconds(UnsafePointer($0)) }
-        let expires = nextUpdate.flatMap { ErrorCollector.seconds(UnsafePointer($0)) }
+        let issued = thisUpdate.flatMap { epochSeconds(UnsafePointer($0)) }
+        let expires = nextUpdate.flatMap { epochSeconds(UnsafePointer($0)) }
         if issued.map({ $0 > seconds + skew }) ?? true || expires.map({ $0 < seconds - skew }) ?? false { reasons.append(.ocspStale) }
         switch status {
         case V_OCSP_CERTSTATUS_GOOD: return (.good, reasons)

@@ -20,18 +20,7 @@ public final class RevocationList: @unchecked Sendable {
 
     public convenience init(der: [UInt8]) throws(CertificateError) {
         guard der.count <= PEM.maximumBytes * 16 else { throw .tooLarge(bytes: der.count) }
-        guard let crl = der.withUnsafeBufferPointer({ buffer -> OpaquePointer? in
-            var cursor = buffer.baseAddress
-            let parsed = d2i_X509_CRL(nil, &cursor, buffer.count)
-            guard let parsed, let cursor, let base = buffer.baseAddress, cursor - base == buffer.count else {
-                if let parsed { X509_CRL_free(parsed) }
-                return nil
-            }
-            return parsed
-        }) else {
-            ERR_clear_error()
-            throw .malformedCertificate
-        }
+        guard let crl = decodeDER(der, { d2i_X509_CRL(nil, $0, $1) }, free: X509_CRL_free) else { throw .malformedCertificate }
         self.init(taking: crl)
     }
 
@@ -54,8 +43,8 @@ public final class RevocationList: @unchecked Sendable {
         } else {
             reasons.append(.crlInvalid)
         }
-        let thisUpdate = ErrorCollector.seconds(X509_CRL_get0_lastUpdate(crl))
-        let nextUpdate = ErrorCollector.seconds(X509_CRL_get0_nextUpdate(crl))
+        let thisUpdate = epochSeconds(X509_CRL_get0_lastUpdate(crl))
+        let nextUpdate = epochSeconds(X509_CRL_get0_nextUpdate(crl))
         if nextUpdate.map({ $0 < seconds }) ?? true || thisUpdate.map({ $0 > seconds }) ?? true { reasons.append(.crlStale) }
         var entry: OpaquePointer?
         if X509_CRL_get0_by_serial(crl, &entry, X509_get_serialNumber(certificate.x509)) == 1 { reasons.append(.revokedCRL) }

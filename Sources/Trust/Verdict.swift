@@ -49,7 +49,7 @@ public struct CertificateVerdict: Sendable, Hashable, Codable {
     static func seconds(_ d: PayloadReader, _ key: String) throws(PayloadError) -> Int64 {
         let text = try d.string(key)
         guard let time = Timestamp(rfc3339: text) else { throw PayloadError(field: "data.\(key)", message: "'\(text)' is not an RFC 3339 time") }
-        return ChainValidator.seconds(time)
+        return time.seconds
     }
 
     public var payload: EventValue {

@@ -7,9 +7,7 @@ struct RecoveryctlCertsTests {
     @Test("certs verify records each verdict (exit 0 trusted, 1 rejected, 2 unreadable and nothing recorded); certs status shows them, now and at a past seq")
     func verifyAndStatus() throws {
         let pki = TestPKI()
-        try pki.root("root")
-        try pki.issue("intermediate", by: "root", days: 3650, extensions: TestPKI.intermediate)
-        try pki.issue("leaf", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/api"))
+        try pki.standardChain(leafID: "spiffe://example.org/api")
         let store = pki.path("store")
         let common = ["--store", store, "--chain", pki.path("intermediate.pem"), "--bundle", "example.org=" + pki.path("root.pem")]
         let trusted = try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--format", "json"] + common)

@@ -42,6 +42,13 @@ public final class TestPKI: @unchecked Sendable {
                  "-days", "\(days)", "-out", "\(name).pem", "-extfile", "\(name).ext", "-extensions", "v3"])
     }
 
+    /// root.pem, intermediate.pem (CA, 10 years) and leaf.pem (30 days) with the SPIFFE ID given.
+    public func standardChain(leafID: String = "spiffe://example.org/workload") throws {
+        try root("root")
+        try issue("intermediate", by: "root", days: 3650, extensions: Self.intermediate)
+        try issue("leaf", by: "intermediate", extensions: Self.leaf(leafID))
+    }
+
     public static let intermediate = ["basicConstraints=critical,CA:true", "keyUsage=critical,keyCertSign,cRLSign"]
     public static func leaf(_ uri: String?) -> [String] {
         ["basicConstraints=critical,CA:false", "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth,clientAuth"]

@@ -10,10 +10,8 @@ struct ChainValidatorTests {
     @Test("valid, expired, not yet valid, exactly at notAfter, untrusted root, unknown trust domain, leaf CA, bad key usage, no SPIFFE ID")
     func verdicts() throws {
         let pki = TestPKI()
-        try pki.root("root")
+        try pki.standardChain()
         try pki.root("other-root")
-        try pki.issue("intermediate", by: "root", days: 3650, extensions: TestPKI.intermediate)
-        try pki.issue("leaf", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/workload"))
         try pki.issue("stranger", by: "other-root", extensions: TestPKI.leaf("spiffe://example.org/workload"))
         try pki.issue("elsewhere", by: "intermediate", extensions: TestPKI.leaf("spiffe://other.org/workload"))
         try pki.issue("leaf-ca", by: "intermediate", extensions: ["basicConstraints=critical,CA:true", "keyUsage=critical,digitalSignature,keyCertSign", "subjectAltName=URI:spiffe://example.org/ca"])
@@ -59,9 +57,7 @@ struct VerdictTests {
     @Test("every validation is a cert.verdict event; the certificates projection keeps the latest per SPIFFE ID and serial, and expiries")
     func recorded() throws {
         let pki = TestPKI()
-        try pki.root("root")
-        try pki.issue("intermediate", by: "root", days: 3650, extensions: TestPKI.intermediate)
-        try pki.issue("leaf", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/workload"))
+        try pki.standardChain()
         let leaf = try pki.certificate("leaf"), intermediate = try pki.certificate("intermediate")
         let notBefore = try #require(leaf.notBefore), notAfter = try #require(leaf.notAfter)
         let directory = TemporaryDirectory()
@@ -105,10 +101,8 @@ struct CRLTests {
     @Test("revoked in a CRL, a fresh CRL that does not list it, an expired CRL, a CRL without a CRL number, a CRL from another issuer, the whole chain")
     func revocation() throws {
         let pki = TestPKI()
-        try pki.root("root")
+        try pki.standardChain()
         try pki.root("other-root")
-        try pki.issue("intermediate", by: "root", days: 3650, extensions: TestPKI.intermediate)
-        try pki.issue("leaf", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/workload"))
         try pki.issue("revoked", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/gone"))
         func list(_ path: String) throws -> RevocationList { try RevocationList(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path)))) }
         let revoking = try list(try pki.crl("current", by: "intermediate", revoking: ["revoked"]))
@@ -146,9 +140,7 @@ struct PinningTests {
     @Test("SPKI pins per SPIFFE ID or trust domain: a match, a mismatch, a set without a backup pin, an expired set; pins agree with openssl's pin-sha256 recipe")
     func pins() throws {
         let pki = TestPKI()
-        try pki.root("root")
-        try pki.issue("intermediate", by: "root", days: 3650, extensions: TestPKI.intermediate)
-        try pki.issue("leaf", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/workload"))
+        try pki.standardChain()
         let leaf = try pki.certificate("leaf"), intermediate = try pki.certificate("intermediate")
         // RFC 7469's recipe, run by the openssl command.
         try pki.run(["x509", "-in", "leaf.pem", "-pubkey", "-noout", "-out", "leaf.pub"])
@@ -205,9 +197,7 @@ struct OCSPTests {
     @Test("good, revoked, unknown, stale, a delegated responder, a signer without OCSPSigning, a response for another certificate, garbage")
     func responses() throws {
         let pki = TestPKI()
-        try pki.root("root")
-        try pki.issue("intermediate", by: "root", days: 3650, extensions: TestPKI.intermediate)
-        try pki.issue("leaf", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/workload"))
+        try pki.standardChain()
         try pki.issue("other", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/other"))
         try pki.issue("responder", by: "intermediate", extensions: ["basicConstraints=critical,CA:false", "keyUsage=critical,digitalSignature", "extendedKeyUsage=OCSPSigning"])
         try pki.issue("impostor", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org/impostor"))

@@ -20,7 +20,7 @@ public struct HLC: Sendable, Hashable, Comparable, Codable, CustomStringConverti
     public var description: String { "\(wall):\(logical)" }
 
     /// The next local timestamp after `last` at physical time `now`.
-    static func tick(after last: HLC, now: Timestamp) -> HLC {
+    public static func tick(after last: HLC, now: Timestamp) -> HLC {
         let physical = now.microseconds
         if physical > last.wall { return HLC(wall: physical, logical: 0) }
         return last.successor
@@ -28,7 +28,7 @@ public struct HLC: Sendable, Hashable, Comparable, Codable, CustomStringConverti
 
     /// The smallest timestamp greater than `self`; the counter carries into the wall component
     /// rather than overflow.
-    var successor: HLC {
+    public var successor: HLC {
         logical == .max ? HLC(wall: wall + 1, logical: 0) : HLC(wall: wall, logical: logical + 1)
     }
 }

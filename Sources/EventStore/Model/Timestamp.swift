@@ -20,6 +20,8 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     /// Microseconds since the epoch, the unit of the hybrid logical clock's wall component.
     public var microseconds: Int64 { nanoseconds.dividedFloor(by: 1_000) }
+    /// Whole seconds since the epoch, rounded down (X.509 times have this resolution).
+    public var seconds: Int64 { nanoseconds.dividedFloor(by: 1_000_000_000) }
 
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.nanoseconds < b.nanoseconds }
 
