@@ -22,6 +22,11 @@ public enum VerdictReason: String, Sendable, Hashable, Codable, CaseIterable {
     /// A pin set with no backup pin outside the presented chain (RFC 7469 requires one): a
     /// configuration error, shown in the verdict.
     case pinWithoutBackup = "pin_without_backup"
+    /// The leaf does not carry the DNS name or IP address asked for (generic profile).
+    case nameMismatch = "name_mismatch"
+    /// No OCSP responder answered and the policy is hard-fail (with soft-fail the verdict
+    /// records the check as skipped instead).
+    case ocspUnreachable = "ocsp_unreachable"
 }
 
 /// SPKI SHA-256 pins (`pin-sha256` base64) for a SPIFFE ID or a trust domain.
@@ -70,6 +75,8 @@ public struct ChainValidator: Sendable {
     public var ocspSkewSeconds: Int64 = 300
     /// Pin sets by SPIFFE ID or trust domain (the ID's own set wins).
     public var pins: [String: PinSet] = [:]
+    /// Purpose, peer name and depth, checked in either profile.
+    public var requirements = ChainRequirements()
 
     public init(bundles: [String: [Certificate]]) { self.bundles = bundles }
 
@@ -94,7 +101,7 @@ public struct ChainValidator: Sendable {
                 anchors = bundle
             }
         }
-        reasons += Self.verify(leaf: leaf, intermediates: intermediates, anchors: anchors, at: time.seconds)
+        reasons += Self.verify(leaf: leaf, intermediates: intermediates, anchors: anchors, requirements: requirements, at: time.seconds)
         let (crlReasons, crlChecked) = revocation(of: leaf, intermediates: intermediates, anchors: anchors, at: time.seconds)
         reasons += crlReasons
         let (ocspStatus, ocspReasons) = ocsp(of: leaf, issuers: intermediates + anchors, at: time.seconds)
@@ -143,52 +150,5 @@ public struct ChainValidator: Sendable {
         }
         ERR_clear_error()
         return (reasons, checked)
-    }
-
-    /// `X509_verify_cert` at `seconds`, collecting every error instead of stopping at the first.
-    static func verify(leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], at seconds: Int64) -> [VerdictReason] {
-        guard let store = X509_STORE_new(), let context = X509_STORE_CTX_new() else { return [.untrustedChain] }
-        defer {
-            X509_STORE_CTX_free(context)
-            X509_STORE_free(store)
-        }
-        for anchor in anchors { X509_STORE_add_cert(store, anchor.x509) }
-        let untrusted = OPENSSL_sk_new_null()
-        defer { OPENSSL_sk_free(untrusted) }
-        for certificate in intermediates { OPENSSL_sk_push(untrusted, UnsafeRawPointer(certificate.x509)) }
-        guard X509_STORE_CTX_init(context, store, leaf.x509, untrusted) == 1 else { return [.untrustedChain] }
-        X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(context), time_t(seconds))
-        let collector = ErrorCollector(validationTime: seconds)
-        let box = Unmanaged.passRetained(collector)
-        defer { box.release() }
-        X509_STORE_CTX_set_ex_data(context, 0, box.toOpaque())
-        X509_STORE_CTX_set_verify_cb(context) { ok, context in
-            guard ok == 0, let context, let raw = X509_STORE_CTX_get_ex_data(context, 0) else { return ok }
-            let collector = Unmanaged<ErrorCollector>.fromOpaque(raw).takeUnretainedValue()
-            collector.record(X509_STORE_CTX_get_error(context), certificate: X509_STORE_CTX_get_current_cert(context))
-            return 1  // go on, to name every failed check
-        }
-        _ = X509_verify_cert(context)
-        ERR_clear_error()
-        return collector.reasons
-    }
-}
-
-/// Collects the errors of one verification from OpenSSL's callback.
-final class ErrorCollector {
-    let validationTime: Int64
-    var reasons: [VerdictReason] = []
-
-    init(validationTime: Int64) { self.validationTime = validationTime }
-
-    func record(_ code: Int32, certificate: OpaquePointer?) {
-        switch code {
-        case X509_V_ERR_CERT_HAS_EXPIRED:
-            // RFC 5280 4.1.2.5: valid through notAfter inclusive; OpenSSL calls it expired.
-            if let certificate, epochSeconds(X509_get0_notAfter(certificate)) == validationTime { return }
-            reasons.append(.expired)
-        case X509_V_ERR_CERT_NOT_YET_VALID: reasons.append(.notYetValid)
-        default: reasons.append(.untrustedChain)
-        }
     }
 }

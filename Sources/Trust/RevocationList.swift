@@ -30,19 +30,15 @@ public final class RevocationList: @unchecked Sendable {
     }
 
     /// The reasons this CRL gives against `certificate` (issued by `issuer`) at `seconds`:
-    /// revoked, stale (nextUpdate passed or thisUpdate ahead), or invalid (a bad signature, no
-    /// CRL number: RFC 5280 5.2.3 makes it mandatory, which OpenSSL does not check).
+    /// revoked, stale (nextUpdate passed or thisUpdate ahead), or invalid (a bad signature, a
+    /// missing or critical CRL number, an issuer whose keyUsage leaves out cRLSign).
     func check(_ certificate: Certificate, issuer: Certificate, at seconds: Int64) -> [VerdictReason] {
         var reasons: [VerdictReason] = []
         guard let key = X509_get0_pubkey(issuer.x509), X509_CRL_verify(crl, key) == 1 else {
             ERR_clear_error()
             return [.crlInvalid]
         }
-        if let number = X509_CRL_get_ext_d2i(crl, NID_crl_number, nil, nil) {
-            ASN1_INTEGER_free(number.assumingMemoryBound(to: ASN1_INTEGER.self))
-        } else {
-            reasons.append(.crlInvalid)
-        }
+        if !hasCRLNumber || !issuer.maySignCRLs { reasons.append(.crlInvalid) }
         let thisUpdate = epochSeconds(X509_CRL_get0_lastUpdate(crl))
         let nextUpdate = epochSeconds(X509_CRL_get0_nextUpdate(crl))
         if nextUpdate.map({ $0 < seconds }) ?? true || thisUpdate.map({ $0 > seconds }) ?? true { reasons.append(.crlStale) }
@@ -51,4 +47,18 @@ public final class RevocationList: @unchecked Sendable {
         ERR_clear_error()
         return reasons
     }
+
+    /// RFC 5280 5.2.3: conforming CRLs carry a CRL number, marked non-critical (OpenSSL checks
+    /// neither).
+    var hasCRLNumber: Bool {
+        let index = X509_CRL_get_ext_by_NID(crl, NID_crl_number, -1)
+        guard index >= 0, let extensionField = X509_CRL_get_ext(crl, index) else { return false }
+        return X509_EXTENSION_get_critical(extensionField) == 0
+    }
+}
+
+extension Certificate {
+    /// RFC 5280 4.2.1.3: a CRL issuer with a keyUsage extension must assert cRLSign; one
+    /// without the extension may sign CRLs.
+    var maySignCRLs: Bool { keyUsage.map { $0 & UInt32(KU_CRL_SIGN) != 0 } ?? true }
 }

@@ -35,6 +35,11 @@ public enum EventValue: Sendable, Hashable {
         }
     }
 
+    public var arrayValue: [EventValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     public var mapValue: [String: EventValue]? {
         if case .map(let m) = self { return m }
         return nil
