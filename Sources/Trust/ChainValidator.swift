@@ -53,6 +53,10 @@ public struct ChainResult: Sendable, Hashable {
     /// What the OCSP response said of the leaf (nil when none applied).
     public var ocspStatus: OCSPStatus?
     public var ocspChecked = false
+    /// How a fetched response was obtained (url, source, nonce, policy, error), when one was.
+    public var ocspFetch: [String: String]?
+    /// The responder could not be reached (under soft-fail this is not a reason).
+    public var ocspUnreachable = false
     public var trusted: Bool { reasons.isEmpty }
 }
 
@@ -80,8 +84,14 @@ public struct ChainValidator: Sendable {
 
     public init(bundles: [String: [Certificate]]) { self.bundles = bundles }
 
-    /// Validates `leaf` with the `intermediates` it presented, at `time`.
-    public func validate(leaf: Certificate, intermediates: [Certificate] = [], at time: Timestamp) -> ChainResult {
+    /// The certificate among `intermediates` and the bundles that issued `certificate`.
+    public func issuer(of certificate: Certificate, intermediates: [Certificate] = []) -> Certificate? {
+        (intermediates + bundles.values.flatMap { $0 }).first { X509_check_issued($0.x509, certificate.x509) == X509_V_OK }
+    }
+
+    /// Validates `leaf` with the `intermediates` it presented, at `time`; `fetched` is what an
+    /// `OCSPFetcher` gave for it, checked beside any stapled responses.
+    public func validate(leaf: Certificate, intermediates: [Certificate] = [], at time: Timestamp, fetched: OCSPFetch? = nil) -> ChainResult {
         var reasons: [VerdictReason] = []
         var id: SPIFFEID?
         var anchors: [Certificate] = bundles.values.flatMap { $0 }
@@ -104,22 +114,31 @@ public struct ChainValidator: Sendable {
         reasons += Self.verify(leaf: leaf, intermediates: intermediates, anchors: anchors, requirements: requirements, at: time.seconds)
         let (crlReasons, crlChecked) = revocation(of: leaf, intermediates: intermediates, anchors: anchors, at: time.seconds)
         reasons += crlReasons
-        let (ocspStatus, ocspReasons) = ocsp(of: leaf, issuers: intermediates + anchors, at: time.seconds)
+        var responses = ocspResponses
+        switch fetched?.outcome {
+        case .response(let response): responses.append(response)
+        case .invalid: reasons.append(.ocspInvalid)
+        case .unreachable: if fetched?.softFail == false { reasons.append(.ocspUnreachable) }
+        case nil: break
+        }
+        let (ocspStatus, ocspReasons) = ocsp(responses, of: leaf, issuers: intermediates + anchors, at: time.seconds)
         reasons += ocspReasons
         let (pinReasons, pinChecked) = pinning(id, chain: [leaf] + intermediates, at: time)
         reasons += pinReasons
         var unique: [VerdictReason] = []
         for reason in reasons where !unique.contains(reason) { unique.append(reason) }
+        var unreachable = false
+        if case .unreachable = fetched?.outcome { unreachable = true }
         return ChainResult(id: id, reasons: unique, crlChecked: crlChecked, pinChecked: pinChecked, ocspStatus: ocspStatus,
-                           ocspChecked: !ocspResponses.isEmpty)
+                           ocspChecked: !responses.isEmpty || fetched != nil, ocspFetch: fetched?.record, ocspUnreachable: unreachable)
     }
 
     /// The leaf's status from the first response that covers it and verifies, and the reasons.
-    func ocsp(of leaf: Certificate, issuers: [Certificate], at seconds: Int64) -> (OCSPStatus?, [VerdictReason]) {
-        guard !ocspResponses.isEmpty else { return (nil, []) }
+    func ocsp(_ responses: [OCSPResponse], of leaf: Certificate, issuers: [Certificate], at seconds: Int64) -> (OCSPStatus?, [VerdictReason]) {
+        guard !responses.isEmpty else { return (nil, []) }
         guard let issuer = issuers.first(where: { X509_check_issued($0.x509, leaf.x509) == X509_V_OK }) else { return (nil, [.ocspInvalid]) }
         var reasons: [VerdictReason] = [.ocspInvalid]
-        for response in ocspResponses {
+        for response in responses {
             let (status, found) = response.check(leaf, issuer: issuer, at: seconds, skew: ocspSkewSeconds)
             if let status { return (status, found) }
             reasons = found

@@ -41,24 +41,37 @@ public final class OCSPResponse: @unchecked Sendable {
     /// with id-kp-OCSPSigning); stale when thisUpdate or nextUpdate lie beyond `skew` seconds.
     func check(_ certificate: Certificate, issuer: Certificate, at seconds: Int64, skew: Int64) -> (status: OCSPStatus?, reasons: [VerdictReason]) {
         defer { ERR_clear_error() }
-        guard verifySignature(issuer: issuer, at: seconds) else { return (nil, [.ocspInvalid]) }
-        guard let id = OCSP_cert_to_id(nil, certificate.x509, issuer.x509) else { return (nil, [.ocspInvalid]) }
+        guard verifySignature(issuer: issuer, at: seconds), let entry = entry(for: certificate, issuer: issuer) else { return (nil, [.ocspInvalid]) }
+        var reasons: [VerdictReason] = []
+        if entry.thisUpdate.map({ $0 > seconds + skew }) ?? true || entry.nextUpdate.map({ $0 < seconds - skew }) ?? false { reasons.append(.ocspStale) }
+        switch entry.status {
+        case .good: return (.good, reasons)
+        case .revoked: return (.revoked, reasons + [.revokedOCSP])
+        case .unknown: return (.unknown, reasons + [.ocspUnknown])
+        }
+    }
+
+    /// When the response's word on `certificate` runs out (nil: no nextUpdate, or it does not
+    /// cover the certificate); a cache keeps it until then.
+    func nextUpdate(for certificate: Certificate, issuer: Certificate) -> Int64? {
+        defer { ERR_clear_error() }
+        return entry(for: certificate, issuer: issuer)?.nextUpdate
+    }
+
+    /// The single response for the certificate's CertID, unverified.
+    private func entry(for certificate: Certificate, issuer: Certificate) -> (status: OCSPStatus, thisUpdate: Int64?, nextUpdate: Int64?)? {
+        guard let id = OCSP_cert_to_id(nil, certificate.x509, issuer.x509) else { return nil }
         defer { OCSP_CERTID_free(id) }
         var status: Int32 = -1, reason: Int32 = -1
         var revokedAt: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>?, thisUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>?
         var nextUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>?
-        guard OCSP_resp_find_status(basic, id, &status, &reason, &revokedAt, &thisUpdate, &nextUpdate) == 1 else {
-            return (nil, [.ocspInvalid])
+        guard OCSP_resp_find_status(basic, id, &status, &reason, &revokedAt, &thisUpdate, &nextUpdate) == 1 else { return nil }
+        let state: OCSPStatus = switch status {
+        case V_OCSP_CERTSTATUS_GOOD: .good
+        case V_OCSP_CERTSTATUS_REVOKED: .revoked
+        default: .unknown
         }
-        var reasons: [VerdictReason] = []
-        let issued = thisUpdate.flatMap { epochSeconds(UnsafePointer($0)) }
-        let expires = nextUpdate.flatMap { epochSeconds(UnsafePointer($0)) }
-        if issued.map({ $0 > seconds + skew }) ?? true || expires.map({ $0 < seconds - skew }) ?? false { reasons.append(.ocspStale) }
-        switch status {
-        case V_OCSP_CERTSTATUS_GOOD: return (.good, reasons)
-        case V_OCSP_CERTSTATUS_REVOKED: return (.revoked, reasons + [.revokedOCSP])
-        default: return (.unknown, reasons + [.ocspUnknown])
-        }
+        return (state, thisUpdate.flatMap { epochSeconds(UnsafePointer($0)) }, nextUpdate.flatMap { epochSeconds(UnsafePointer($0)) })
     }
 
     /// `OCSP_basic_verify` against the issuer alone, at `seconds`.

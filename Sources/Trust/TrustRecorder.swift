@@ -22,7 +22,28 @@ public final class TrustRecorder: @unchecked Sendable {
     @discardableResult
     public func verify(leaf: Certificate, chain: [Certificate] = [], at time: Timestamp? = nil,
                        correlation: String? = nil) throws(StoreError) -> CertificateVerdict {
-        let result = validator.validate(leaf: leaf, intermediates: chain, at: time ?? store.options.clock.now())
+        let time = time ?? store.options.clock.now()
+        return try record(validator.validate(leaf: leaf, intermediates: chain, at: time), leaf: leaf, chain: chain, correlation: correlation)
+    }
+
+    /// Like `verify`, asking `fetcher` for the leaf's OCSP status first (from its cache while
+    /// the last answer is fresh); how it went is in the verdict's `ocsp_fetch`.
+    @discardableResult
+    public func verify(leaf: Certificate, chain: [Certificate] = [], at time: Timestamp? = nil, fetching fetcher: OCSPFetcher,
+                       correlation: String? = nil) async throws(StoreError) -> CertificateVerdict {
+        let time = time ?? store.options.clock.now()
+        let validator = self.validator
+        let fetched: OCSPFetch
+        if let issuer = validator.issuer(of: leaf, intermediates: chain) {
+            fetched = await fetcher.fetch(for: leaf, issuer: issuer, at: time)
+        } else {
+            fetched = OCSPFetch(outcome: .invalid("the leaf's issuer is not in the chain or a bundle"), url: "", softFail: fetcher.softFail)
+        }
+        return try record(validator.validate(leaf: leaf, intermediates: chain, at: time, fetched: fetched), leaf: leaf, chain: chain,
+                          correlation: correlation)
+    }
+
+    private func record(_ result: ChainResult, leaf: Certificate, chain: [Certificate], correlation: String?) throws(StoreError) -> CertificateVerdict {
         let verdict = try CertificateVerdict(leaf: leaf, chain: chain, result: result)
         var event = verdict.event
         event.correlation = correlation

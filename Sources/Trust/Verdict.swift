@@ -23,6 +23,9 @@ public struct CertificateVerdict: Sendable, Hashable, Codable {
     public var checks: [String: String]
     /// The signature algorithm of each certificate of the chain, leaf first.
     public var signatureAlgorithms: [String]
+    /// How the OCSP response was fetched, when it was: url, source (network or cache), nonce
+    /// (echoed, absent, mismatch), policy (soft_fail or hard_fail) and any error.
+    public var ocspFetch: [String: String]?
 
     /// The verdict on `leaf` (with `chain` after it) from a validation's result.
     public init(leaf: Certificate, chain: [Certificate], result: ChainResult) throws(StoreError) {
@@ -36,13 +39,15 @@ public struct CertificateVerdict: Sendable, Hashable, Codable {
         let chainReasons: Set<VerdictReason> = [.expired, .notYetValid, .untrustedChain, .unknownTrustDomain]
         let crlReasons: Set<VerdictReason> = [.revokedCRL, .crlStale, .crlInvalid]
         let pinReasons: Set<VerdictReason> = [.pinMismatch, .pinWithoutBackup]
-        let ocspReasons: Set<VerdictReason> = [.revokedOCSP, .ocspUnknown, .ocspStale, .ocspInvalid]
+        let ocspReasons: Set<VerdictReason> = [.revokedOCSP, .ocspUnknown, .ocspStale, .ocspInvalid, .ocspUnreachable]
         checks = ["chain": result.reasons.contains(where: chainReasons.contains) ? "failed" : "ok",
                   "svid": result.reasons.contains(where: { !chainReasons.contains($0) && !crlReasons.contains($0) && !pinReasons.contains($0) && !ocspReasons.contains($0) }) ? "failed" : "ok",
                   "crl": !result.crlChecked ? "skipped" : result.reasons.contains(where: crlReasons.contains) ? "failed" : "ok",
-                  "ocsp": !result.ocspChecked ? "skipped" : result.ocspStatus.map { result.reasons.contains(.ocspStale) ? "stale" : $0.rawValue } ?? "failed",
+                  "ocsp": !result.ocspChecked ? "skipped" : result.ocspUnreachable ? "unreachable"
+                      : result.ocspStatus.map { result.reasons.contains(.ocspStale) ? "stale" : $0.rawValue } ?? "failed",
                   "pin": !result.pinChecked ? "skipped" : result.reasons.contains(where: pinReasons.contains) ? "failed" : "ok"]
         signatureAlgorithms = ([leaf] + chain).map(\.signatureAlgorithm)
+        ocspFetch = result.ocspFetch
     }
 
     /// An RFC 3339 time field as whole seconds.
@@ -53,12 +58,14 @@ public struct CertificateVerdict: Sendable, Hashable, Codable {
     }
 
     public var payload: EventValue {
-        [
+        var fields: [String: EventValue] = [
             "spiffe_id": .string(spiffeID), "serial": .string(serial), "sha256": .string(sha256),
             "not_before": .string(Timestamp(seconds: notBefore).rfc3339), "not_after": .string(Timestamp(seconds: notAfter).rfc3339), "verdict": .string(trusted ? "trusted" : "rejected"),
             "reasons": .array(reasons.map { .string($0) }), "checks": .map(checks.mapValues { .string($0) }),
             "signature_algorithms": .array(signatureAlgorithms.map { .string($0) }),
         ]
+        if let ocspFetch { fields["ocsp_fetch"] = .map(ocspFetch.mapValues { .string($0) }) }
+        return .map(fields)
     }
 
     /// The event recording it, in the stream `cert/SPIFFE-ID` (or `cert/serial/SERIAL` without one).
@@ -88,6 +95,7 @@ public struct CertificateVerdict: Sendable, Hashable, Codable {
         for (name, value) in try d.object("checks").fields { checks[name] = value.stringValue ?? "" }
         self.checks = checks
         signatureAlgorithms = try d.optionalArray("signature_algorithms") { value, _ throws(PayloadError) in value.stringValue ?? "" } ?? []
+        if case .map(let fields)? = data["ocsp_fetch"] { ocspFetch = fields.mapValues { $0.stringValue ?? "" } }
     }
 }
 

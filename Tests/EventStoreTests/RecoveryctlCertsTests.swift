@@ -41,4 +41,35 @@ struct RecoveryctlCertsTests {
         #expect(ocsp.status == 1 && ocsp.stdout.contains("revoked_ocsp") && ocsp.stdout.contains("\"ocsp\":\"revoked\""))
         #expect(try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--ocsp-response", garbage] + common).status == 2)
     }
+
+    @Test("certs verify --ocsp-fetch asks a real openssl ocsp responder: revoked by the AIA responder, unknown to the --ocsp-url one, bad values exit 2, a responder down with and without --ocsp-soft-fail")
+    func ocspFetch() throws {
+        let pki = TestPKI()
+        try pki.standardChain(leafID: "spiffe://example.org/api")
+        let revokedSerial = 4242
+        let index = TestPKI.indexLine(serial: TestPKI.serialHex(revokedSerial), subject: "revoked", status: "revoked")
+        FileManager.default.createFile(atPath: pki.path("responder.index"), contents: Data(index.utf8))
+        let responder = try OCSPResponderProcess(pki: pki, index: "responder.index", issuer: "intermediate", signer: "intermediate")
+        defer { responder.stop() }
+        try pki.issue("revoked", by: "intermediate", serial: revokedSerial,
+                      extensions: TestPKI.leaf("spiffe://example.org/revoked") + ["authorityInfoAccess=OCSP;URI:\(responder.url)"])
+        let store = pki.path("store")
+        let common = ["--store", store, "--chain", pki.path("intermediate.pem"), "--bundle", "example.org=" + pki.path("root.pem"), "--ocsp-fetch"]
+
+        let revoked = try recoveryctl(["certs", "verify", pki.path("revoked.pem"), "--format", "json"] + common)
+        #expect(revoked.status == 1 && revoked.stdout.contains("revoked_ocsp") && revoked.stdout.contains("\"nonce\":\"echoed\""))
+        // The standard leaf names no responder: it is unknown to this one, asked by --ocsp-url.
+        let unknown = try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--ocsp-url", responder.url] + common)
+        #expect(unknown.status == 1 && unknown.stdout.contains("ocsp_unknown"))
+        #expect(try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--ocsp-url", "ftp://x"] + common).status == 2)
+        #expect(try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--ocsp-timeout", "1e9"] + common).status == 2)
+
+        responder.stop()
+        let hard = try recoveryctl(["certs", "verify", pki.path("revoked.pem")] + common)
+        #expect(hard.status == 1 && hard.stdout.contains("ocsp_unreachable"))
+        let soft = try recoveryctl(["certs", "verify", pki.path("revoked.pem"), "--ocsp-soft-fail"] + common)
+        #expect(soft.status == 0 && soft.stdout.contains("ocsp unreachable") && soft.stdout.contains("policy soft_fail"))
+        let status = try recoveryctl(["certs", "status", "--store", store, "--format", "json"])
+        #expect(status.status == 0 && status.stdout.contains("spiffe://example.org/revoked"))
+    }
 }

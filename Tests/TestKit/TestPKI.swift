@@ -34,11 +34,11 @@ public final class TestPKI: @unchecked Sendable {
 
     /// A certificate NAME signed by ISSUER with the extensions given (lines of an openssl
     /// extension section).
-    public func issue(_ name: String, by issuer: String, days: Int = 30, extensions: [String]) throws {
+    public func issue(_ name: String, by issuer: String, days: Int = 30, serial: Int = Int.random(in: 1...1_000_000), extensions: [String]) throws {
         try FileManager.default.createFile(atPath: path("\(name).ext"), contents: Data(("[v3]\n" + extensions.joined(separator: "\n") + "\n").utf8))
         try run(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key",
                  "-out", "\(name).csr", "-subj", "/CN=\(name)"])
-        try run(["x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).pem", "-CAkey", "\(issuer).key", "-set_serial", "\(Int.random(in: 1...1_000_000))",
+        try run(["x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).pem", "-CAkey", "\(issuer).key", "-set_serial", "\(serial)",
                  "-days", "\(days)", "-out", "\(name).pem", "-extfile", "\(name).ext", "-extensions", "v3"])
     }
 
@@ -89,15 +89,26 @@ public final class TestPKI: @unchecked Sendable {
         try run(["x509", "-in", "\(subject).pem", "-noout", "-serial", "-out", "\(name).serial"])
         let serial = try String(contentsOfFile: path("\(name).serial"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "")
-        let line: String
-        switch status {
-        case "good": line = "V\t491231235959Z\t\t\(serial)\tunknown\t/CN=\(subject)\n"
-        case "revoked": line = "R\t491231235959Z\t200101000000Z\t\(serial)\tunknown\t/CN=\(subject)\n"
-        default: line = ""
-        }
+        let line = Self.indexLine(serial: serial, subject: subject, status: status)
         FileManager.default.createFile(atPath: path("\(name).index"), contents: Data(line.utf8))
         try run(["ocsp", "-index", "\(name).index", "-rsigner", "\(signer).pem", "-rkey", "\(signer).key", "-CA", "\(issuer).pem",
                  "-issuer", "\(issuer).pem", "-cert", "\(subject).pem", "-respout", "\(name).ocsp.der", "-ndays", "\(days)"])
         return path("\(name).ocsp.der")
+    }
+
+    /// A line of an `openssl ca` index (what `openssl ocsp -index` answers from): good or
+    /// revoked; unknown is no line at all.
+    public static func indexLine(serial: String, subject: String, status: String) -> String {
+        switch status {
+        case "good": "V\t491231235959Z\t\t\(serial)\tunknown\t/CN=\(subject)\n"
+        case "revoked": "R\t491231235959Z\t200101000000Z\t\(serial)\tunknown\t/CN=\(subject)\n"
+        default: ""
+        }
+    }
+
+    /// Hexadecimal as `openssl x509 -serial` and the index print it (an even number of digits).
+    public static func serialHex(_ serial: Int) -> String {
+        let hex = String(serial, radix: 16, uppercase: true)
+        return hex.count % 2 == 0 ? hex : "0" + hex
     }
 }

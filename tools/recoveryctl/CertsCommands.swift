@@ -9,10 +9,10 @@ struct CertsCommand: ParsableCommand {
         commandName: "certs", abstract: "Validate SPIFFE X.509-SVIDs and record each verdict; show what the log knows of certificates.",
         subcommands: [Verify.self, Status.self])
 
-    struct Verify: ParsableCommand {
+    struct Verify: AsyncRun {
         static let configuration = CommandConfiguration(
             abstract: "Validate CERT (PEM: the leaf, then any intermediates) and record the verdict (cert.verdict).",
-            discussion: "Exit 0 trusted, 1 rejected, 2 bad usage or unreadable input (nothing recorded then). The store is created if missing. OCSP responses are given as files (--ocsp-response); fetching is not built yet (issue 15).")
+            discussion: "Exit 0 trusted, 1 rejected, 2 bad usage or unreadable input (nothing recorded then). The store is created if missing. OCSP: stapled responses as files (--ocsp-response), or fetched (--ocsp-fetch) from the leaf's AIA responder or --ocsp-url, with a nonce; an unreachable responder rejects unless --ocsp-soft-fail, and the verdict records which.")
         @OptionGroup var global: GlobalArguments
         @Argument(help: "The certificate PEM file.") var certificate: String
         @Option(help: "More intermediates (PEM).") var chain: String?
@@ -20,12 +20,17 @@ struct CertsCommand: ParsableCommand {
         @Option(help: "A CRL, PEM or DER (repeatable); matched to certificates by issuer.") var crl: [String] = []
         @Flag(help: "Check every certificate of the chain against its issuer's CRL, not only the leaf.") var crlChain = false
         @Option(name: .customLong("ocsp-response"), help: "A DER OCSP response for the leaf (stapled or fetched earlier; repeatable).") var ocspResponse: [String] = []
+        @Flag(name: .customLong("ocsp-fetch"), help: "Ask the OCSP responder (HTTP POST with a nonce) for the leaf's status.") var ocspFetch = false
+        @Option(name: .customLong("ocsp-url"), help: "The responder to ask instead of the leaf's AIA URL (with --ocsp-fetch).") var ocspURL: String?
+        @Flag(name: .customLong("ocsp-soft-fail"), help: "Trust when the responder cannot be reached (recorded in the verdict); default hard-fail.") var ocspSoftFail = false
+        @Option(name: .customLong("ocsp-timeout"), help: "Seconds to wait for the responder (0.1 to 60).") var ocspTimeout: Double = 5
         @Option(help: "An SPKI pin, DOMAIN_OR_ID=BASE64 of the SHA-256 (repeatable); each set needs a backup pin outside the chain.") var pin: [String] = []
         @Option(help: "Validate at this time (RFC 3339 or relative); default now.") var at: String?
         @Option(help: "table or json.") var format: StateFormat = .table
 
-        func run() throws {
+        func runAsync() async throws {
             guard !bundle.isEmpty else { throw CLIFailure.usage("give at least one --bundle DOMAIN=PEM") }
+            let fetcher = try makeFetcher()
             var bundles: [String: [Certificate]] = [:]
             for item in bundle {
                 guard let equals = item.firstIndex(of: "=") else { throw CLIFailure.usage("--bundle \(item): expected DOMAIN=PEM") }
@@ -59,15 +64,39 @@ struct CertsCommand: ParsableCommand {
                 validator.pins[String(item[..<equals]), default: PinSet(pins: [])].pins.insert(digest.base64EncodedString())
             }
             let recorder = TrustRecorder(store: store, validator: validator)
-            let verdict = try storeCall { try recorder.verify(leaf: presented[0], chain: Array(presented.dropFirst()), at: time) }
+            let leaf = presented[0], chain = Array(presented.dropFirst())
+            let verdict = try await storeCall {
+                if let fetcher { return try await recorder.verify(leaf: leaf, chain: chain, at: time, fetching: fetcher) }
+                return try recorder.verify(leaf: leaf, chain: chain, at: time)
+            }
             if format == .json {
                 print(JSONWriter.encode(verdict.payload))
             } else {
                 print("\(verdict.trusted ? "trusted" : "rejected")  \(verdict.spiffeID.isEmpty ? "(no SPIFFE ID)" : verdict.spiffeID)  serial \(verdict.serial)")
                 if !verdict.reasons.isEmpty { print("reasons: " + verdict.reasons.joined(separator: ", ")) }
                 print("checks:  " + verdict.checks.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+                if let fetch = verdict.ocspFetch {
+                    print("ocsp:    " + fetch.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+                }
             }
             if !verdict.trusted { throw CLIFailure(code: 1, message: "rejected: " + verdict.reasons.joined(separator: ", ")) }
+        }
+
+        /// The fetcher --ocsp-fetch asks for, checked before anything is read or recorded.
+        func makeFetcher() throws -> OCSPFetcher? {
+            guard ocspFetch else {
+                if ocspURL != nil || ocspSoftFail { throw CLIFailure.usage("--ocsp-url and --ocsp-soft-fail go with --ocsp-fetch") }
+                return nil
+            }
+            guard ocspResponse.isEmpty else { throw CLIFailure.usage("give --ocsp-response or --ocsp-fetch, not both") }
+            guard ocspTimeout.isFinite, (0.1...60).contains(ocspTimeout) else { throw CLIFailure.usage("--ocsp-timeout must be 0.1 to 60 seconds") }
+            let url = try ocspURL.map { text in
+                guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
+                    throw CLIFailure.usage("--ocsp-url \(text): expected an http:// or https:// URL")
+                }
+                return url
+            }
+            return OCSPFetcher(responderURL: url, timeoutSeconds: ocspTimeout, softFail: ocspSoftFail)
         }
 
         func readCertificates(_ path: String) throws -> [Certificate] {

@@ -136,3 +136,7 @@ struct GlobalArguments: ParsableArguments {
 func storeCall<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as StoreError { throw CLIFailure(error) }
 }
+
+func storeCall<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch let error as StoreError { throw CLIFailure(error) }
+}
