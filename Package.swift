@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks", "TestKit"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "EventStore", "TestKit"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "EventStore", "Projections", "TestKit"]),
-        .testTarget(name: "TrustTests", dependencies: ["Trust", "EventStore", "Projections", "TestKit"]),
+        .testTarget(name: "TrustTests", dependencies: ["Trust", "Healing", "EventStore", "Projections", "TestKit"]),
         .testTarget(name: "HealingTests", dependencies: ["Healing", "MeshSimulation", "Projections", "EventStore", "TestKit"]),
     ],
     swiftLanguageModes: [.v6]

@@ -67,6 +67,16 @@ extension HealingEngine {
         func event(_ type: String, _ data: [String: EventValue], stream: String = "action/\(id)") -> NewEvent {
             NewEvent(type: type, stream: stream, data: .map(data), correlation: correlation)
         }
+        if let peer = action.admittedPeer, let trust = config.peerTrust {
+            let standing = trust.standing(of: peer, at: now)
+            if standing.verdict == .untrusted {
+                try await record(after: &pending, [event(HealingEvent.actionRejected, [
+                    "action": .string(id), "reason": "peer_untrusted", "peer": .string(peer),
+                    "certificate_reasons": .array(standing.reasons.map { .string($0) }),
+                ])])
+                return .rejected(reason: "peer_untrusted")
+            }
+        }
         while true {
             attempt += 1
             // Rate limiter first: a rejected attempt does not count against the window.

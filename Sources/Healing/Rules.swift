@@ -83,6 +83,9 @@ public struct HealingConfig: Sendable {
     public var alternateRoutes: [String: [String]] = [:]
     /// The stream and node tag of this agent's `mapek.cycle` events.
     public var agent = "agent"
+    /// Asked before an action sends traffic to a peer or lets one back in; an untrusted peer
+    /// rejects the action (`peer_untrusted`). Nil: no certificate checks.
+    public var peerTrust: (any PeerTrust)?
 
     public init(seed: UInt64 = 0, regions: [String] = [], alternateRoutes: [String: [String]] = [:]) {
         self.seed = seed
