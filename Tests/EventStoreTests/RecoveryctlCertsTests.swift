@@ -19,6 +19,18 @@ struct RecoveryctlCertsTests {
         try Data("not a certificate".utf8).write(to: URL(fileURLWithPath: garbage))
         #expect(try recoveryctl(["certs", "verify", garbage] + common).status == 2)
         #expect(try recoveryctl(["certs", "verify", pki.path("leaf.pem"), "--store", store]).status == 2)
+        // Unreadable inputs: bad base64 in a PEM, a truncated DER certificate, a 10 MB PEM.
+        let leafPEM = try String(contentsOfFile: pki.path("leaf.pem"), encoding: .utf8)
+        let badBase64 = leafPEM.replacingOccurrences(of: "\n", with: "\n!!!!", options: [], range: leafPEM.range(of: "CERTIFICATE-----\n"))
+        try pki.run(["x509", "-in", "leaf.pem", "-outform", "DER", "-out", "leaf.der"])
+        let der = try Data(contentsOf: URL(fileURLWithPath: pki.path("leaf.der")))
+        let truncated = "-----BEGIN CERTIFICATE-----\n" + der.prefix(100).base64EncodedString() + "\n-----END CERTIFICATE-----\n"
+        let huge = leafPEM + String(repeating: "A", count: 10 << 20)
+        for (name, text) in [("bad-base64.pem", badBase64), ("truncated.pem", truncated), ("huge.pem", huge)] {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: pki.path(name)))
+            let result = try recoveryctl(["certs", "verify", pki.path(name)] + common)
+            #expect(result.status == 2, "\(name): \(result.status) \(result.stderr)")
+        }
         let status = try recoveryctl(["certs", "status", "--store", store])
         #expect(status.stdout.contains("spiffe://example.org/api") && status.stdout.contains("rejected"))
         #expect(status.stdout.contains("1 certificates seen"))
