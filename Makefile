@@ -78,6 +78,7 @@ bench: deps
 	cd Benchmarks && .build/release/ProjectionBenchmarks
 	cd Benchmarks && .build/release/HealingBenchmarks
 	cd Benchmarks && .build/release/ReplicationBenchmarks
+	cd Benchmarks && .build/release/TrustBenchmarks
 	cd Benchmarks && { [ -x .venv/bin/python ] || python3 -m venv .venv; } && .venv/bin/pip install -q pycrdt && .venv/bin/python pycrdt_bench.py
 
 clean:

@@ -8,6 +8,7 @@ let package = Package(
     dependencies: [.package(name: "RecoveryEngine", path: "..")],
     targets: [
         .systemLibrary(name: "BenchLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "BenchOpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "BenchSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "BenchWorkload", dependencies: ["BenchLMDB", "BenchSQLite", .product(name: "EventStore", package: "RecoveryEngine")]),
         .executableTarget(name: "RecoveryBenchmarks", dependencies: [
@@ -27,6 +28,12 @@ let package = Package(
         .executableTarget(name: "ReplicationBenchmarks", dependencies: [
             "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
             .product(name: "Projections", package: "RecoveryEngine"), .product(name: "Replication", package: "RecoveryEngine"),
+        ]),
+        // Issue 15: chain + CRL + pin validations with durable verdicts, beside bare
+        // X509_verify_cert and an `openssl verify` process per certificate.
+        .executableTarget(name: "TrustBenchmarks", dependencies: [
+            "BenchOpenSSL", "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
+            .product(name: "Trust", package: "RecoveryEngine"),
         ]),
         // Appends the workload: a target for `perf record` on the append path.
         .executableTarget(name: "AppendProfile", dependencies: [

@@ -1,9 +1,14 @@
 import COpenSSL
+import EventStore
 
 /// A certificate revocation list (PEM or DER), parsed by OpenSSL.
 public final class RevocationList: @unchecked Sendable {
-    // @unchecked: not changed after parsing.
+    // @unchecked: the CRL is not changed after parsing; `verifiedBy` is guarded by `lock`.
     let crl: OpaquePointer
+    private let lock = Mutex()
+    /// Issuers whose key the signature was verified with: it cannot change, so each is
+    /// checked once rather than on every validation.
+    private var verifiedBy: [Certificate] = []
 
     init(taking crl: OpaquePointer) { self.crl = crl }
 
@@ -34,10 +39,7 @@ public final class RevocationList: @unchecked Sendable {
     /// missing or critical CRL number, an issuer whose keyUsage leaves out cRLSign).
     func check(_ certificate: Certificate, issuer: Certificate, at seconds: Int64) -> [VerdictReason] {
         var reasons: [VerdictReason] = []
-        guard let key = X509_get0_pubkey(issuer.x509), X509_CRL_verify(crl, key) == 1 else {
-            ERR_clear_error()
-            return [.crlInvalid]
-        }
+        guard isSigned(by: issuer) else { return [.crlInvalid] }
         if !hasCRLNumber || !issuer.maySignCRLs { reasons.append(.crlInvalid) }
         let thisUpdate = epochSeconds(X509_CRL_get0_lastUpdate(crl))
         let nextUpdate = epochSeconds(X509_CRL_get0_nextUpdate(crl))
@@ -46,6 +48,17 @@ public final class RevocationList: @unchecked Sendable {
         if X509_CRL_get0_by_serial(crl, &entry, X509_get_serialNumber(certificate.x509)) == 1 { reasons.append(.revokedCRL) }
         ERR_clear_error()
         return reasons
+    }
+
+    /// Whether the CRL's signature verifies with `issuer`'s key.
+    func isSigned(by issuer: Certificate) -> Bool {
+        if lock.withLock({ verifiedBy.contains { X509_cmp($0.x509, issuer.x509) == 0 } }) { return true }
+        guard let key = X509_get0_pubkey(issuer.x509), X509_CRL_verify(crl, key) == 1 else {
+            ERR_clear_error()
+            return false
+        }
+        lock.withLock { verifiedBy.append(issuer) }
+        return true
     }
 
     /// RFC 5280 5.2.3: conforming CRLs carry a CRL number, marked non-critical (OpenSSL checks

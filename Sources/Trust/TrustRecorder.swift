@@ -26,28 +26,31 @@ public final class TrustRecorder: @unchecked Sendable {
         return try record(validator.validate(leaf: leaf, intermediates: chain, at: time), leaf: leaf, chain: chain, correlation: correlation)
     }
 
-    /// Like `verify`, asking `fetcher` for the leaf's OCSP status first (from its cache while
-    /// the last answer is fresh); how it went is in the verdict's `ocsp_fetch`.
+    /// Like `verify`, asking `fetcher` (when given) for the leaf's OCSP status first, from its
+    /// cache while the last answer is fresh; how it went is in the verdict's `ocsp_fetch`.
+    /// The append suspends rather than blocks, so verdicts of concurrent validations share the
+    /// store's group commits.
     @discardableResult
-    public func verify(leaf: Certificate, chain: [Certificate] = [], at time: Timestamp? = nil, fetching fetcher: OCSPFetcher,
+    public func verify(leaf: Certificate, chain: [Certificate] = [], at time: Timestamp? = nil, fetching fetcher: OCSPFetcher?,
                        correlation: String? = nil) async throws(StoreError) -> CertificateVerdict {
         let time = time ?? store.options.clock.now()
         let validator = self.validator
-        let fetched: OCSPFetch
-        if let issuer = validator.issuer(of: leaf, intermediates: chain) {
-            fetched = await fetcher.fetch(for: leaf, issuer: issuer, at: time)
-        } else {
-            fetched = OCSPFetch(outcome: .invalid("the leaf's issuer is not in the chain or a bundle"), url: "", softFail: fetcher.softFail)
+        var fetched: OCSPFetch?
+        if let fetcher {
+            if let issuer = validator.issuer(of: leaf, intermediates: chain) {
+                fetched = await fetcher.fetch(for: leaf, issuer: issuer, at: time)
+            } else {
+                fetched = OCSPFetch(outcome: .invalid("the leaf's issuer is not in the chain or a bundle"), url: "", softFail: fetcher.softFail)
+            }
         }
-        return try record(validator.validate(leaf: leaf, intermediates: chain, at: time, fetched: fetched), leaf: leaf, chain: chain,
-                          correlation: correlation)
+        let verdict = try CertificateVerdict(leaf: leaf, chain: chain, result: validator.validate(leaf: leaf, intermediates: chain, at: time, fetched: fetched))
+        _ = try await store.append([verdict.event(correlation: correlation)])
+        return verdict
     }
 
     private func record(_ result: ChainResult, leaf: Certificate, chain: [Certificate], correlation: String?) throws(StoreError) -> CertificateVerdict {
         let verdict = try CertificateVerdict(leaf: leaf, chain: chain, result: result)
-        var event = verdict.event
-        event.correlation = correlation
-        _ = try store.appendBlocking([event])
+        _ = try store.appendBlocking([verdict.event(correlation: correlation)])
         return verdict
     }
 

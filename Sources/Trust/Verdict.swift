@@ -69,8 +69,10 @@ public struct CertificateVerdict: Sendable, Hashable, Codable {
     }
 
     /// The event recording it, in the stream `cert/SPIFFE-ID` (or `cert/serial/SERIAL` without one).
-    public var event: NewEvent {
-        NewEvent(type: TrustEvent.verdict, stream: spiffeID.isEmpty ? "cert/serial/\(serial)" : "cert/\(spiffeID)", data: payload)
+    public var event: NewEvent { event(correlation: nil) }
+
+    public func event(correlation: String?) -> NewEvent {
+        NewEvent(type: TrustEvent.verdict, stream: spiffeID.isEmpty ? "cert/serial/\(serial)" : "cert/\(spiffeID)", data: payload, correlation: correlation)
     }
 
     /// Reads a recorded verdict.
