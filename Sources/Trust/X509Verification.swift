@@ -105,7 +105,7 @@ final class ErrorCollector {
             return true
         case X509_V_ERR_CERT_NOT_YET_VALID: reasons.append(.notYetValid)
         case X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH: reasons.append(.nameMismatch)
-        case X509_V_ERR_INVALID_PURPOSE: reasons.append(.badKeyUsage)
+        case X509_V_ERR_INVALID_PURPOSE, X509_V_ERR_KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA: reasons.append(.badKeyUsage)
         default: reasons.append(.untrustedChain)
         }
         return collectAll

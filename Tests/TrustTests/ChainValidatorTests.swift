@@ -20,6 +20,8 @@ struct ChainValidatorTests {
         try pki.issue("root-path", by: "intermediate", extensions: TestPKI.leaf("spiffe://example.org"))
         try pki.issue("two-ids", by: "intermediate", extensions: ["basicConstraints=critical,CA:false", "keyUsage=critical,digitalSignature", "subjectAltName=URI:spiffe://example.org/a,URI:spiffe://example.org/b"])
         try pki.issue("not-spiffe", by: "intermediate", extensions: TestPKI.leaf("https://example.org/a"))
+        try pki.issue("key-cert-sign", by: "intermediate", extensions: ["basicConstraints=critical,CA:false", "keyUsage=critical,digitalSignature,keyCertSign",
+                                                                         "subjectAltName=URI:spiffe://example.org/signer"])
 
         let validator = ChainValidator(bundles: ["example.org": [try pki.certificate("root")]])
         let intermediate = try pki.certificate("intermediate")
@@ -41,10 +43,11 @@ struct ChainValidatorTests {
         #expect(try reasons("elsewhere", at: now) == [.unknownTrustDomain])
         #expect(try reasons("leaf-ca", at: now) == [.leafIsCA])
         #expect(try reasons("no-signature", at: now) == [.badKeyUsage])
-        #expect(try reasons("no-id", at: now).first == .invalidSPIFFEID)
+        #expect(try reasons("key-cert-sign", at: now) == [.badKeyUsage])
+        #expect(try reasons("no-id", at: now) == [.invalidSPIFFEID])
         #expect(try reasons("root-path", at: now) == [.invalidSPIFFEID])
-        #expect(try reasons("two-ids", at: now).first == .invalidSPIFFEID)
-        #expect(try reasons("not-spiffe", at: now).first == .invalidSPIFFEID)
+        #expect(try reasons("two-ids", at: now) == [.invalidSPIFFEID])
+        #expect(try reasons("not-spiffe", at: now) == [.invalidSPIFFEID])
         // The generic profile checks the chain alone.
         var generic = validator
         generic.spiffeRules = false
