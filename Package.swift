@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Healing", targets: ["Healing"]),
         .library(name: "Replication", targets: ["Replication"]),
         .library(name: "Trust", targets: ["Trust"]),
+        .library(name: "RecoveryEngine", targets: ["RecoveryEngine"]),
         .library(name: "MeshSimulation", targets: ["MeshSimulation"]),
         .executable(name: "recoveryctl", targets: ["recoveryctl"]),
         // The properties the fuzz targets check (Fuzz/, a package of its own) and the corpus
@@ -28,10 +29,11 @@ let package = Package(
         .target(name: "Replication", dependencies: ["EventStore", "Projections"]),
         // SPIFFE X.509-SVID validation (issue 15); so far the SPIFFE ID parser.
         .target(name: "Trust", dependencies: ["EventStore", "Projections", "COpenSSL"]),
+        .target(name: "RecoveryEngine", dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust"]),
         .target(name: "MeshSimulation", dependencies: ["Healing", "EventStore", "Projections"]),
         .executableTarget(
             name: "recoveryctl",
-            dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust", "MeshSimulation",
+            dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust", "RecoveryEngine", "MeshSimulation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "tools/recoveryctl"),
         .target(name: "FuzzChecks", dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust"], path: "Fuzz/Checks"),
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks", "TestKit"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "EventStore", "TestKit"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "EventStore", "Projections", "TestKit"]),
+        .testTarget(name: "RecoveryEngineTests", dependencies: ["RecoveryEngine", "Healing", "MeshSimulation", "EventStore", "Projections", "TestKit"]),
         .testTarget(name: "TrustTests", dependencies: ["Trust", "Healing", "EventStore", "Projections", "TestKit"]),
         .testTarget(name: "HealingTests", dependencies: ["Healing", "MeshSimulation", "Projections", "EventStore", "TestKit"]),
     ],

@@ -17,6 +17,8 @@ public struct CertificatesProjection: Projection {
         public var revokedSerials: [String: UInt64] = [:]
         public var expiries: [String: Int64] = [:]
 
+        public init() {}
+
         enum CodingKeys: String, CodingKey {
             case bySPIFFEID = "by_spiffe_id", bySerial = "by_serial", revokedSerials = "revoked_serials", expiries
         }
