@@ -35,6 +35,9 @@ public struct MetricsProjection: Projection {
         public var lastSynced: [String: Int64] = [:]
         /// "verdict|reason" -> verdicts (reason `none` for trusted ones).
         public var verdicts: [String: UInt64] = [:]
+        /// The most recent incidents by correlation id: when each started and the actions it
+        /// caused (the dashboard's traces), at most `Incident.kept`.
+        public var incidents: [String: Incident] = [:]
 
         public init() {}
 
@@ -44,8 +47,16 @@ public struct MetricsProjection: Projection {
             case cycleDurations = "cycle_durations", phaseDurations = "phase_durations", symptoms
             case crdtOperations = "crdt_operations", crdtConflicts = "crdt_conflicts"
             case crdtTombstonesCollected = "crdt_tombstones_collected", crdtOperationsCompacted = "crdt_operations_compacted"
-            case lastSynced = "last_synced", verdicts
+            case lastSynced = "last_synced", verdicts, incidents
         }
+    }
+
+    public struct Incident: Sendable, Codable, Equatable {
+        /// How many incidents the metrics keep: the dashboard shows recent ones; the log has all.
+        public static let kept = 20
+        /// Nanoseconds since the epoch.
+        public var started: Int64
+        public var actions: UInt64 = 0
     }
 
     public typealias State = Tolerant<Counters>
@@ -64,6 +75,7 @@ public struct MetricsProjection: Projection {
                 let p = try HealingPayload.Planned(event.data)
                 let service = p.target.hasPrefix("service/") ? String(p.target.dropFirst("service/".count)) : ""
                 c.running[p.action] = "\(p.kind)|\(service)"
+                if let incident = event.correlation, c.incidents[incident] != nil { c.incidents[incident]?.actions &+= 1 }
             }
         case HealingEvent.actionSucceeded:
             state.applying(event) { c throws(PayloadError) in
@@ -100,6 +112,7 @@ public struct MetricsProjection: Projection {
             state.applying(event) { c throws(PayloadError) in
                 let p = try HealingPayload.Symptom(event.data, detected: true)
                 c.symptoms["\(p.symptom)|\(p.service ?? "")", default: 0] &+= 1
+                if let incident = p.incident, !incident.isEmpty { c.open(incident, at: event.time.nanoseconds) }
             }
         case ReplicationEvent.op:
             let origin = event.stream.hasPrefix("replica/") ? String(event.stream.dropFirst("replica/".count)) : event.stream
@@ -127,6 +140,16 @@ public struct MetricsProjection: Projection {
 }
 
 extension MetricsProjection.Counters {
+    /// Starts tracking `incident` (once), dropping the oldest beyond `Incident.kept`.
+    mutating func open(_ incident: String, at time: Int64) {
+        guard incidents[incident] == nil else { return }
+        incidents[incident] = MetricsProjection.Incident(started: time)
+        while incidents.count > MetricsProjection.Incident.kept,
+              let oldest = incidents.min(by: { ($0.value.started, $0.key) < ($1.value.started, $1.key) }) {
+            incidents[oldest.key] = nil
+        }
+    }
+
     /// Ends a running action with `outcome`; its "kind|service" ("unknown|" when its plan was
     /// not seen).
     mutating func finish(_ action: String, outcome: String) -> String {

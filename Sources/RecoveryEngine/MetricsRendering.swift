@@ -39,6 +39,12 @@ extension MetricsSnapshot {
         out.histogram(p + "mapek_cycle_duration_seconds", help: "Duration of whole MAPE-K cycles.", [(node, counters.cycleDurations)])
         out.histogram(p + "mapek_phase_duration_seconds", help: "Duration of each MAPE-K phase (monitor, analyze, plan, execute).",
                       counters.phaseDurations.sorted { $0.key < $1.key }.map { (node + [("phase", $0.key)], $0.value) })
+        out.family(p + "quarantined_nodes", .gauge, help: "Mesh nodes quarantined in the topology this node acts on.",
+                   [(node, Double(topology.quarantined.count))])
+        out.family(p + "incident_actions", .gauge, help: "Actions each recent incident caused, by correlation id.",
+                   counters.incidents.sorted { $0.key < $1.key }.map { (node + [("incident", $0.key)], Double($0.value.actions)) })
+        out.family(p + "incident_started_seconds", .gauge, help: "When each recent incident started (seconds since the epoch).",
+                   counters.incidents.sorted { $0.key < $1.key }.map { (node + [("incident", $0.key)], Double($0.value.started / 1_000_000_000)) })
         out.family(p + "symptoms_total", .counter, help: "Symptoms detected, by kind.",
                    counters.symptoms.sorted { $0.key < $1.key }.map { key, count in
                        let parts = split(key)

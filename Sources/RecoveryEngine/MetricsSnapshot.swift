@@ -16,6 +16,7 @@ public struct MetricsSnapshot: Sendable {
     public var headSeq: UInt64
     public var counters = MetricsProjection.Counters()
     public var breakers: [String: BreakerState] = [:]
+    public var topology = Topology()
     public var replicated = ReplicatedState()
     public var certificates = CertificatesProjection.Certificates()
     /// Events the projections skipped as malformed, per projection.
@@ -44,13 +45,15 @@ public struct MetricsSnapshot: Sendable {
         }
         let counters = try state(MetricsProjection())
         let breakers = try state(BreakersProjection())
+        let topology = try state(TopologyProjection())
         let replicated = try state(ReplicatedStateProjection())
         let certificates = try state(CertificatesProjection())
         snapshot.counters = counters.value
         snapshot.breakers = breakers.value
+        snapshot.topology = topology.value
         snapshot.replicated = replicated.value
         snapshot.certificates = certificates.value
-        for (name, count) in [("metrics", counters.malformed.count), ("breakers", breakers.malformed.count),
+        for (name, count) in [("metrics", counters.malformed.count), ("breakers", breakers.malformed.count), ("topology", topology.malformed.count),
                               ("replicated", replicated.malformed.count), ("certificates", certificates.malformed.count)] {
             snapshot.malformed[name] = UInt64(max(0, count))
         }
