@@ -19,6 +19,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // recoveryctl serve only: HTTP for /metrics and sync, logs, graceful shutdown.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
@@ -34,7 +38,9 @@ let package = Package(
         .executableTarget(
             name: "recoveryctl",
             dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust", "RecoveryEngine", "MeshSimulation",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "tools/recoveryctl"),
         .target(name: "FuzzChecks", dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust"], path: "Fuzz/Checks"),
         // A child process that appends until it is killed; the crash-safety tests drive it.
@@ -46,7 +52,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks", "TestKit"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "EventStore", "TestKit"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "EventStore", "Projections", "TestKit"]),
-        .testTarget(name: "RecoveryEngineTests", dependencies: ["RecoveryEngine", "Healing", "MeshSimulation", "EventStore", "Projections", "TestKit"]),
+        .testTarget(name: "RecoveryEngineTests", dependencies: ["RecoveryEngine", "Healing", "Replication", "Trust", "MeshSimulation", "EventStore", "Projections", "TestKit"]),
         .testTarget(name: "TrustTests", dependencies: ["Trust", "Healing", "EventStore", "Projections", "TestKit"]),
         .testTarget(name: "HealingTests", dependencies: ["Healing", "MeshSimulation", "Projections", "EventStore", "TestKit"]),
     ],

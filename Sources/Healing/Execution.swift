@@ -113,6 +113,7 @@ extension HealingEngine {
                                                                       "duration_ms": .int(Int64(duration)), "effect": effect.document,
                                                                       "breaker": .string(breakerName)])])
                 try await transitionIfDue(breakerName, correlation: correlation)
+                await config.effectListener?.applied(effect, actionID: id)
                 return .succeeded(effect: effect, attempts: attempt)
             case .failure(let failure):
                 let delay = config.retry.delay(afterAttempt: attempt, previous: previousDelay, seed: config.seed, actionID: id)

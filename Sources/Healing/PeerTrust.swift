@@ -31,6 +31,13 @@ public struct PeerStanding: Sendable, Hashable {
     }
 }
 
+/// Told of every action that took effect, after its `action.succeeded` is durable: how an
+/// agent shares its decisions (a quarantine written to the replicated quarantine set) without
+/// Healing knowing how.
+public protocol EffectListener: Sendable {
+    func applied(_ effect: Action, actionID: String) async
+}
+
 extension Action {
     /// The node an action sends traffic to or brings back, which must be trusted for it to run:
     /// the new route of a switch, the node a release lets back in.

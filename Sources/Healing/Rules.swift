@@ -86,6 +86,8 @@ public struct HealingConfig: Sendable {
     /// Asked before an action sends traffic to a peer or lets one back in; an untrusted peer
     /// rejects the action (`peer_untrusted`). Nil: no certificate checks.
     public var peerTrust: (any PeerTrust)?
+    /// Told of each action that took effect (nil: nobody).
+    public var effectListener: (any EffectListener)?
 
     public init(seed: UInt64 = 0, regions: [String] = [], alternateRoutes: [String: [String]] = [:]) {
         self.seed = seed

@@ -43,21 +43,23 @@ public struct MetricsSnapshot: Sendable {
         func state<P: Projection>(_ projection: P) throws(ProjectionError) -> P.State {
             point == 0 ? projection.initialState : try Replay(store: store, projection: projection).state(at: point)
         }
-        let counters = try state(MetricsProjection())
-        let breakers = try state(BreakersProjection())
-        let topology = try state(TopologyProjection())
-        let replicated = try state(ReplicatedStateProjection())
-        let certificates = try state(CertificatesProjection())
-        snapshot.counters = counters.value
-        snapshot.breakers = breakers.value
-        snapshot.topology = topology.value
-        snapshot.replicated = replicated.value
-        snapshot.certificates = certificates.value
-        for (name, count) in [("metrics", counters.malformed.count), ("breakers", breakers.malformed.count), ("topology", topology.malformed.count),
-                              ("replicated", replicated.malformed.count), ("certificates", certificates.malformed.count)] {
-            snapshot.malformed[name] = UInt64(max(0, count))
-        }
+        snapshot.fill(counters: try state(MetricsProjection()), breakers: try state(BreakersProjection()), topology: try state(TopologyProjection()),
+                      replicated: try state(ReplicatedStateProjection()), certificates: try state(CertificatesProjection()))
         if seq == nil { snapshot.store = try? store.stats() }
         return snapshot
+    }
+
+    /// Takes the projections' states, and their malformed counts.
+    mutating func fill(counters: MetricsProjection.State, breakers: BreakersProjection.State, topology: TopologyProjection.State,
+                       replicated: ReplicatedStateProjection.State, certificates: CertificatesProjection.State) {
+        self.counters = counters.value
+        self.breakers = breakers.value
+        self.topology = topology.value
+        self.replicated = replicated.value
+        self.certificates = certificates.value
+        for (name, count) in [("metrics", counters.malformed.count), ("breakers", breakers.malformed.count), ("topology", topology.malformed.count),
+                              ("replicated", replicated.malformed.count), ("certificates", certificates.malformed.count)] {
+            malformed[name] = UInt64(max(0, count))
+        }
     }
 }

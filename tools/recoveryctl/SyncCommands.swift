@@ -11,11 +11,21 @@ struct SyncCommand: ParsableCommand {
     struct Pull: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One sync round from another store on this machine (both directions is two pulls); then collect what is stable.")
         @OptionGroup var global: GlobalArguments
-        @Option(help: "The other store's directory.") var from: String
-        @Option(help: "Operations per page (1 to 100000).") var page = SyncLimits.pageOperations
+        @Option(help: "The other store's directory, or the URL of a `recoveryctl serve` (http://HOST:PORT).") var from: String
+        @Option(help: "Operations per page (1 to 100000; a served peer sends its own page size).") var page = SyncLimits.pageOperations
 
         func run() throws {
             guard (1...SyncLimits.maximumOperations).contains(page) else { throw CLIFailure.usage("--page must be 1 to \(SyncLimits.maximumOperations)") }
+            if from.hasPrefix("http://") || from.hasPrefix("https://") {
+                guard let url = URL(string: from), url.host != nil else { throw CLIFailure.usage("--from \(from): not a URL") }
+                let (replica, store) = try openReplica(global, create: true)
+                defer { store.close() }
+                let report = try replicationCall { try HTTPSyncClient(base: url, timeoutSeconds: 30).pull(into: replica) }
+                let collected = try replicationCall { try replica.collectGarbage() }
+                print("pulled \(report.delivered) operations from \(url.absoluteString)"
+                      + (collected.map { "; collected \($0.tombstones) tombstones, \($0.dots) dots" } ?? ""))
+                return
+            }
             var options = GlobalArguments.options
             options.create = false
             let peerStore: EventStore
