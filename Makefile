@@ -4,7 +4,7 @@ APT_PKGS   := liblmdb-dev lmdb-utils libssl-dev openssl pkg-config libsqlite3-de
 STORE      ?= ./recovery-store
 CTL        := .build/debug/recoveryctl
 
-.PHONY: deps build demo test test-release test-asan test-tsan fuzz fuzz-seeds simulate ci-checks bench clean
+.PHONY: install deps build demo test test-release test-asan test-tsan fuzz fuzz-seeds simulate ci-checks bench clean
 
 # Installs only what is missing; says clearly what to do when not root.
 deps:
@@ -17,6 +17,12 @@ deps:
 
 build: deps
 	$(SWIFT) build
+
+# A release recoveryctl in $(PREFIX)/bin (tools/systemd/recoveryctl-serve.service runs it).
+PREFIX ?= /usr/local
+install: deps
+	$(SWIFT) build -c release --product recoveryctl
+	install -D -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/recoveryctl" "$(DESTDIR)$(PREFIX)/bin/recoveryctl"
 
 # The simulated mesh incident, healed by the engine, ending with a timeline. On a store that
 # already holds events the demo starts a fresh one beside it, so this works every time.

@@ -75,7 +75,9 @@ extension MetricsSnapshot {
 
         // Trust.
         out.family(p + "cert_verdicts_total", .counter, help: "Certificate verdicts, by verdict and reason (none for trusted).",
-                   counters.verdicts.sorted { $0.key < $1.key }.map { key, count in
+                   // Revocations start at zero so that the first one is an increase an alert sees.
+                   counters.verdicts.merging(["rejected|revoked_crl": 0, "rejected|revoked_ocsp": 0]) { seen, _ in seen }
+                       .sorted { $0.key < $1.key }.map { key, count in
                        let parts = split(key)
                        return (node + [("verdict", parts[0]), ("reason", parts.count > 1 ? parts[1] : "")], Double(count))
                    })

@@ -93,3 +93,18 @@ struct ObservabilityConfigTests {
         #expect(check.status == 0 && check.stdout.contains("\"panels\": 12") && check.stdout.contains("\"problems\": []"), "\(check.stdout) \(check.stderr)")
     }
 }
+
+@Suite("The systemd unit")
+struct SystemdUnitTests {
+    @Test("systemd-analyze verifies tools/systemd/recoveryctl-serve.service with this build's recoveryctl in its ExecStart",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "needs systemd-analyze"))
+    func verifies() throws {
+        let dir = TemporaryDirectory()
+        let unit = try String(contentsOfFile: ObservabilityConfigTests.tool("systemd/recoveryctl-serve.service"), encoding: .utf8)
+        #expect(unit.contains("ExecStart=/usr/local/bin/recoveryctl serve ") && unit.contains("Restart=on-failure") && unit.contains("StateDirectory=recoveryctl"))
+        let local = dir.path + "/recoveryctl-serve.service"
+        try unit.replacingOccurrences(of: "/usr/local/bin/recoveryctl", with: Executables.recoveryctl).write(toFile: local, atomically: true, encoding: .utf8)
+        let verify = try run("/usr/bin/systemd-analyze", ["verify", local])
+        #expect(verify.status == 0 && verify.stderr.isEmpty, "\(verify.stderr)")
+    }
+}
