@@ -35,6 +35,12 @@ let package = Package(
             "BenchOpenSSL", "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
             .product(name: "Trust", package: "RecoveryEngine"),
         ]),
+        // Issue 16: exposition rendering, /metrics under concurrent scrapers, sync over HTTP.
+        .executableTarget(name: "AgentBenchmarks", dependencies: [
+            "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
+            .product(name: "Healing", package: "RecoveryEngine"), .product(name: "Replication", package: "RecoveryEngine"),
+            .product(name: "Trust", package: "RecoveryEngine"), .product(name: "RecoveryEngine", package: "RecoveryEngine"),
+        ]),
         // Appends the workload: a target for `perf record` on the append path.
         .executableTarget(name: "AppendProfile", dependencies: [
             "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),

@@ -8,6 +8,12 @@ public struct CertificatesProjection: Projection {
         public var verdict: CertificateVerdict
         public var seq: UInt64
         public var time: Timestamp
+
+        public init(verdict: CertificateVerdict, seq: UInt64, time: Timestamp) {
+            self.verdict = verdict
+            self.seq = seq
+            self.time = time
+        }
     }
 
     public struct Certificates: Sendable, Codable, Equatable {
