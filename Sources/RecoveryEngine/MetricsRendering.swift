@@ -70,6 +70,8 @@ extension MetricsSnapshot {
         }
         out.family(p + "crdt_sync_lag_operations", .gauge, help: "Operations this replica holds that a peer has not acknowledged.", lagOperations)
         out.family(p + "crdt_sync_lag_seconds", .gauge, help: "Seconds since a peer last acknowledged a sync.", lagSeconds)
+        out.family(p + "fleet_quarantined_nodes", .gauge, help: "Nodes in the replicated quarantine set (mesh/quarantined), decided by any node.",
+                   [(node, Double(replicated.entry(map: "mesh", key: "quarantined")?.values.count ?? 0))])
         out.family(p + "crdt_members", .gauge, help: "Replicas known as members (decommissioned ones excluded).",
                    [(node, Double(replicated.members.values.filter { $0.decommissionedAfter == nil }.count))])
 

@@ -177,8 +177,10 @@ struct RecoveryctlServeTests {
 
         #expect(try recoveryctl(["set", "add", "--store", stores[0], "--map", "mesh", "quarantined", "node-9"]).status == 0)
         #expect(try eventually { try members(1).contains("node-9") && members(2).contains("node-9") })
-        let metrics = http("GET", nodes[2].url + "/metrics")
-        #expect(String(decoding: metrics.body, as: UTF8.self).contains("recovery_sync_pulls_total{node_id="))
+        // C's metrics show the quarantine A decided, and its pulls.
+        let metrics = String(decoding: http("GET", nodes[2].url + "/metrics").body, as: UTF8.self).split(separator: "\n")
+        #expect(metrics.contains { $0.hasPrefix("recovery_fleet_quarantined_nodes{") && $0.hasSuffix(" 1") })
+        #expect(metrics.contains { $0.hasPrefix("recovery_sync_pulls_total{") && $0.contains(#"result="ok""#) })
 
         // C dies mid-flight; what it acknowledged stays, and it catches up on what it missed.
         let acknowledged = try Self.head(stores[2])
