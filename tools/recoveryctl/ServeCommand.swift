@@ -30,7 +30,6 @@ struct ServeCommand: AsyncRun {
             return url
         }
         var logger = Logger(label: "recoveryctl.serve")
-        logger[metadataKey: "node_id"] = "\(GlobalArguments.options.nodeID ?? "")"
         var configuration = EngineConfiguration()
         configuration.store = GlobalArguments.options
         let engine: RecoveryEngine
