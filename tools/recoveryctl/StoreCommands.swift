@@ -4,14 +4,17 @@ import Foundation
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Recompute the hash chain and check the indexes and anchors.",
-        discussion: "Exit 0 when everything holds, 1 with the first bad seq otherwise. Record the printed head (SEQ:HASH) elsewhere and pass it later as --anchor: the chain alone cannot show that its newest records were cut off.")
+        abstract: "Recompute the hash chain and check the indexes and anchors; or check an exported JSONL slice offline (--export).",
+        discussion: "Exit 0 when everything holds, 1 with the first bad seq (or line) otherwise. Record the printed head (SEQ:HASH) elsewhere and pass it later as --anchor: the chain alone cannot show that its newest records were cut off. --export needs no store: each line's hash is recomputed from its content and prev checked against the line before, so an edited, removed, reordered or inserted line is named.")
 
     @OptionGroup var global: GlobalArguments
-    @Option(name: .customLong("anchor"), help: "SEQ:HASH that must still be in the log (repeatable).") var anchors: [String] = []
+    @Option(name: .customLong("anchor"), help: "SEQ:HASH that must still be in the log (repeatable; with --export, the slice's head must be one).") var anchors: [String] = []
+    @Option(help: "An exported JSONL file (query --format jsonl) to check without a store.") var export: String?
+    @Flag(name: .customLong("allow-gaps"), help: "With --export: the export was filtered, so positions may be skipped.") var allowGaps = false
     @Option(help: "text or json.") var format: ReportFormat = .text
 
     func run() throws {
+        if let export { return try verifyExport(export) }
         let parsed = try anchors.map { text -> Anchor in
             guard let anchor = Anchor(text) else { throw CLIFailure.usage("--anchor: '\(text)' is not SEQ:HASH with a 64-digit hex hash") }
             return anchor
@@ -44,6 +47,61 @@ struct Verify: ParsableCommand {
             throw CLIFailure(code: 1, message: "verification failed at seq \(report.firstBadSeq ?? 0): \(report.problems.first?.message ?? "")")
         }
     }
+}
+
+extension Verify {
+    /// `verify --export`: the slice checked line by line as it is read.
+    func verifyExport(_ path: String) throws {
+        let anchors = try self.anchors.map { text -> Anchor in
+            guard let anchor = Anchor(text) else { throw CLIFailure.usage("--anchor: '\(text)' is not SEQ:HASH with a 64-digit hex hash") }
+            return anchor
+        }
+        var verifier = ExportVerifier(allowGaps: allowGaps)
+        try forEachLine(of: path) { verifier.check(line: $0) }
+        var problems = verifier.problems.map(\.description)
+        if verifier.lines == 0 { problems.append("no events in \(path)") }
+        if !anchors.isEmpty, let head = verifier.head, !anchors.contains(head) {
+            problems.append("the slice's head \(head) is not the anchor given")
+        }
+        switch format {
+        case .json:
+            var object: [String: EventValue] = ["ok": .bool(problems.isEmpty), "lines_checked": .int(Int64(verifier.lines)),
+                                                "problems": .array(problems.map { .string($0) })]
+            if let head = verifier.head { object["head"] = ["seq": .int(Int64(head.seq)), "hash": .string(head.hash.hex)] }
+            if let first = verifier.firstSeq { object["first_seq"] = .int(Int64(first)) }
+            print(JSONWriter.encode(.map(object)))
+        case .text:
+            print("lines checked: \(verifier.lines)")
+            if let first = verifier.firstSeq, let head = verifier.head { print("seq \(first) .. \(head.seq), head \(head)") }
+            for problem in problems { print("problem: \(problem)") }
+            print(problems.isEmpty ? "verify: ok" : "verify: FAILED")
+        }
+        if let first = problems.first { throw CLIFailure(code: 1, message: "export verification failed: \(first)") }
+    }
+}
+
+/// Calls `body` with each line of the file at `path` (without its newline), reading it in
+/// chunks: constant memory for a file of any size.
+func forEachLine(of path: String, _ body: ([UInt8]) throws -> Void) throws {
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIFailure.usage("cannot read \(path)") }
+    defer { try? handle.close() }
+    var pending: [UInt8] = []
+    while true {
+        let chunk: Data
+        do { chunk = try handle.read(upToCount: 1 << 20) ?? Data() } catch { throw CLIFailure(code: 2, message: "cannot read \(path): \(error.localizedDescription)") }
+        if chunk.isEmpty { break }
+        pending.append(contentsOf: chunk)
+        var start = 0
+        while let newline = pending[start...].firstIndex(of: 0x0A) {
+            try body(Array(pending[start..<newline]))
+            start = newline + 1
+        }
+        pending.removeFirst(start)
+        // A record is at most 4 MiB of CBOR; its JSON line may be a few times that.
+        let limit = 4 * NewEvent.maximumRecordBytes
+        guard pending.count <= limit else { throw CLIFailure(code: 2, message: "\(path): a line longer than \(limit) bytes") }
+    }
+    if !pending.isEmpty { try body(pending) }
 }
 
 enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
