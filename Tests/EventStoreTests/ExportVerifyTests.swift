@@ -65,4 +65,37 @@ struct ExportVerifyTests {
         #expect(try verify(Array(lines.dropLast()), ["--anchor", head]).status == 1)
         #expect(try recoveryctl(["verify", "--export", dir.path + "/missing.jsonl"]).status == 2)
     }
+
+    @Test("--sign makes a detached Ed25519 signature over the export and its head; verify --pubkey accepts it with the key's public half and refuses another key, an edited export, a missing signature")
+    func signatures() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.path + "/store"
+        #expect(try recoveryctl(["demo", "--store", store]).status == 0)
+        for name in ["one", "two"] {
+            #expect(try run("/usr/bin/openssl", ["genpkey", "-algorithm", "ed25519", "-out", dir.path + "/\(name).pem"]).status == 0)
+            #expect(try run("/usr/bin/openssl", ["pkey", "-in", dir.path + "/\(name).pem", "-pubout", "-out", dir.path + "/\(name).pub"]).status == 0)
+        }
+        #expect(try run("/usr/bin/openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", dir.path + "/ec.pem"]).status == 0)
+        let export = dir.path + "/slice.jsonl"
+        let signed = try recoveryctl(["query", "--store", store, "--format", "jsonl", "--to-seq", "150", "--output", export, "--sign", dir.path + "/one.pem"])
+        #expect(signed.status == 0 && signed.stdout.isEmpty)
+        let signature = try String(contentsOfFile: export + ".sig", encoding: .utf8)
+        #expect(signature.contains("\"algorithm\":\"ed25519\"") && signature.contains("\"head\":\"150:"))
+
+        let good = try recoveryctl(["verify", "--export", export, "--pubkey", dir.path + "/one.pub"])
+        #expect(good.status == 0 && good.stdout.contains("verify: ok"))
+        let other = try recoveryctl(["verify", "--export", export, "--pubkey", dir.path + "/two.pub"])
+        #expect(other.status == 1 && other.stdout.contains("the signature does not verify with"))
+        // Dropping the last line keeps the chain intact but no longer matches what was signed.
+        let lines = try String(contentsOfFile: export, encoding: .utf8).split(separator: "\n")
+        try (lines.dropLast().joined(separator: "\n") + "\n").write(toFile: export, atomically: true, encoding: .utf8)
+        let cut = try recoveryctl(["verify", "--export", export, "--pubkey", dir.path + "/one.pub"])
+        #expect(cut.status == 1 && cut.stdout.contains("the signature covers other bytes") && cut.stdout.contains("the signature names head 150:"))
+        try FileManager.default.removeItem(atPath: export + ".sig")
+        #expect(try recoveryctl(["verify", "--export", export, "--pubkey", dir.path + "/one.pub"]).status == 1)
+        // Keys that cannot serve: a private key as the public one, a P-256 key to sign with.
+        #expect(try recoveryctl(["verify", "--export", export, "--pubkey", dir.path + "/one.pem"]).status == 2)
+        #expect(try recoveryctl(["query", "--store", store, "--format", "jsonl", "--output", export, "--sign", dir.path + "/ec.pem"]).status == 2)
+        #expect(try recoveryctl(["query", "--store", store, "--format", "csv", "--output", export, "--sign", dir.path + "/one.pem"]).status == 2)
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import EventStore
 #if canImport(Glibc)
@@ -22,6 +23,8 @@ struct Query: ParsableCommand {
     @Option(help: "At most this many events.") var limit: Int?
     @Flag(help: "Newest first.") var reverse = false
     @Option(help: "table, json, jsonl (the import envelope) or csv.") var format: OutputFormat = .table
+    @Option(name: [.short, .long], help: "Write to this file instead of standard output.") var output: String?
+    @Option(help: "With --format jsonl and --output: sign the export and its chain head with this Ed25519 private key (PEM), writing OUTPUT.sig.") var sign: String?
 
     func validate() throws {
         if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
@@ -52,10 +55,30 @@ struct Query: ParsableCommand {
             try storeCall { try store.query(query).forEach { e in seen.formUnion(e.data.mapValue?.keys ?? [:].keys) } }
             keys = seen.sorted()
         }
-        var printer = EventPrinter(format: format, dataKeys: keys)
+        if sign != nil {
+            guard format == .jsonl, output != nil, !reverse else { throw CLIFailure.usage("--sign needs --format jsonl, --output FILE and oldest-first order") }
+        }
+        let key = try sign.map { try readFile($0, limit: 64 << 10) }
+        var sink = OutputSink()
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: nil), let handle = FileHandle(forWritingAtPath: output) else {
+                throw CLIFailure(code: 1, message: "cannot write \(output)")
+            }
+            sink = OutputSink(handle: handle)
+        }
+        var printer = EventPrinter(format: format, dataKeys: keys, sink: sink)
         printer.begin()
         try storeCall { try store.query(query).forEach { printer.print($0) } }
         printer.end()
+        if let key, let output {
+            guard let last = printer.last else { throw CLIFailure(code: 1, message: "nothing to sign: the query matched no events") }
+            let digest = try fileSHA256(output)
+            let signature: ExportSignature
+            do { signature = try ExportSignature.sign(sha256: digest, head: Anchor(seq: last.seq, hash: last.hash), privateKeyPEM: key) } catch {
+                throw CLIFailure.usage("--sign \(sign ?? ""): \(error)")
+            }
+            try writeFile(output + ".sig", Array((signature.json + "\n").utf8))
+        }
     }
 }
 
@@ -79,7 +102,7 @@ struct Tail: ParsableCommand {
         let last = try storeCall { try store.query(EventQuery(limit: n, reverse: true)).collect() }
         if format == .table { printer.begin() }
         for event in last.reversed() { printer.print(event) }
-        fflush(nil)
+        printer.flush()
         guard f else { return }
         var next = try storeCall { try store.head().seq } + 1
         while true {
@@ -90,7 +113,7 @@ struct Tail: ParsableCommand {
                     next = e.seq + 1
                 }
             }
-            fflush(nil)
+            printer.flush()
             // validate() bounds the interval, so the product fits; nanosleep takes any length.
             var pause = timespec(tv_sec: interval / 1000, tv_nsec: interval % 1000 * 1_000_000)
             nanosleep(&pause, nil)

@@ -11,6 +11,8 @@ struct Verify: ParsableCommand {
     @Option(name: .customLong("anchor"), help: "SEQ:HASH that must still be in the log (repeatable; with --export, the slice's head must be one).") var anchors: [String] = []
     @Option(help: "An exported JSONL file (query --format jsonl) to check without a store.") var export: String?
     @Flag(name: .customLong("allow-gaps"), help: "With --export: the export was filtered, so positions may be skipped.") var allowGaps = false
+    @Option(help: "With --export: check its Ed25519 signature (FILE.sig, or --signature) with this public key (PEM).") var pubkey: String?
+    @Option(help: "With --pubkey: the signature file (default: the export's path + .sig).") var signature: String?
     @Option(help: "text or json.") var format: ReportFormat = .text
 
     func run() throws {
@@ -57,9 +59,27 @@ extension Verify {
             return anchor
         }
         var verifier = ExportVerifier(allowGaps: allowGaps)
-        try forEachLine(of: path) { verifier.check(line: $0) }
+        let hasher = try storeCall { try StreamingSHA256() }
+        try forEachLine(of: path, chunk: hasher.update) { verifier.check(line: $0) }
         var problems = verifier.problems.map(\.description)
         if verifier.lines == 0 { problems.append("no events in \(path)") }
+        if let pubkey {
+            let key = try readFile(pubkey, limit: 64 << 10)
+            do { try ExportSignature.checkPublicKey(key) } catch { throw CLIFailure.usage("--pubkey \(pubkey): \(error)") }
+            let signatureFile = signature ?? path + ".sig"
+            if !FileManager.default.fileExists(atPath: signatureFile) {
+                problems.append("no signature at \(signatureFile)")
+            } else {
+                do {
+                    let signed = try ExportSignature(json: try readFile(signatureFile, limit: 4_096))
+                    if signed.sha256 != hasher.finish() { problems.append("the signature covers other bytes than \(path) holds") }
+                    if signed.head != verifier.head { problems.append("the signature names head \(signed.head), the export ends at \(verifier.head.map(\.description) ?? "nothing")") }
+                    if try !signed.verifies(publicKeyPEM: key) { problems.append("the signature does not verify with \(pubkey)") }
+                } catch let error as ExportSignatureError {
+                    problems.append("\(signatureFile): \(error)")
+                }
+            }
+        }
         if !anchors.isEmpty, let head = verifier.head, !anchors.contains(head) {
             problems.append("the slice's head \(head) is not the anchor given")
         }
@@ -82,7 +102,7 @@ extension Verify {
 
 /// Calls `body` with each line of the file at `path` (without its newline), reading it in
 /// chunks: constant memory for a file of any size.
-func forEachLine(of path: String, _ body: ([UInt8]) throws -> Void) throws {
+func forEachLine(of path: String, chunk observe: ([UInt8]) -> Void = { _ in }, _ body: ([UInt8]) throws -> Void) throws {
     guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIFailure.usage("cannot read \(path)") }
     defer { try? handle.close() }
     var pending: [UInt8] = []
@@ -90,6 +110,7 @@ func forEachLine(of path: String, _ body: ([UInt8]) throws -> Void) throws {
         let chunk: Data
         do { chunk = try handle.read(upToCount: 1 << 20) ?? Data() } catch { throw CLIFailure(code: 2, message: "cannot read \(path): \(error.localizedDescription)") }
         if chunk.isEmpty { break }
+        observe(Array(chunk))
         pending.append(contentsOf: chunk)
         var start = 0
         while let newline = pending[start...].firstIndex(of: 0x0A) {
@@ -102,6 +123,13 @@ func forEachLine(of path: String, _ body: ([UInt8]) throws -> Void) throws {
         guard pending.count <= limit else { throw CLIFailure(code: 2, message: "\(path): a line longer than \(limit) bytes") }
     }
     if !pending.isEmpty { try body(pending) }
+}
+
+/// SHA-256 of a file's bytes, read in chunks.
+func fileSHA256(_ path: String) throws -> Digest {
+    let hasher = try storeCall { try StreamingSHA256() }
+    try forEachLine(of: path, chunk: hasher.update) { _ in }
+    return hasher.finish()
 }
 
 enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
