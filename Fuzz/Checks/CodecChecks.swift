@@ -26,9 +26,12 @@ extension FuzzCheck {
 
     /// Lines of an exported slice (`verify --export`): each read back into its event and
     /// checked against its hash and the line before. Never a crash; a slice that verifies
-    /// prints back to the same lines. The same bytes as a signature file (`FILE.sig`) read
-    /// back to themselves when they read at all.
+    /// prints back to the same lines. The same bytes as a signature file (`FILE.sig`) or a
+    /// backup manifest read back to themselves when they read at all.
     public static let exportLine = FuzzCheck(name: "export-line", check: { bytes throws(FuzzFinding) in
+        if let manifest = try? BackupManifest(json: bytes) {
+            try require((try? BackupManifest(json: Array(manifest.json.utf8))) == manifest, "a backup manifest changed on its way back")
+        }
         if let signature = try? ExportSignature(json: bytes) {
             try require((try? ExportSignature(json: Array(signature.json.utf8))) == signature, "a signature changed on its way back")
         }
@@ -46,7 +49,8 @@ extension FuzzCheck {
         [#"{"seq":2,"id":"agent-1:1795932000000000:1","time":"2026-11-29T06:00:00.000000000Z","hlc":{"wall":1795932000000000,"logical":1},"node":"agent-1","stream":"mapek/agent-1","version":1,"type":"mapek.cycle","tags":{},"data":{"cycle":1,"actions":0,"plan_ms":0,"symptoms":0,"analyze_ms":0,"execute_ms":0,"monitor_ms":0},"prev":"24b6146b03369195affcb6301fe5a23447979e56437f8b078bd0b95643f7664b","hash":"f9ef62a47c50e4badb2c81614682af187783050e3288d904d0e53dc64dd0c52d"}"#,
          #"{"seq":2,"id":"agent-1:1795932000000000:1","time":"2026-11-29T06:00:00.000000000Z","hlc":{"wall":1795932000000000,"logical":1},"node":"agent-1","stream":"mapek/agent-1","version":1,"type":"mapek.cycle","tags":{},"data":{"cycle":1,"actions":0,"plan_ms":0,"symptoms":0,"analyze_ms":0,"execute_ms":0,"monitor_ms":0},"prev":"24b6146b03369195affcb6301fe5a23447979e56437f8b078bd0b95643f7664b","hash":"f9ef62a47c50e4badb2c81614682af187783050e3288d904d0e53dc64dd0c52d"}"# + "\n" + #"{"seq":2,"id":"agent-1:1795932000000000:1","time":"2026-11-29T06:00:00.000000000Z","hlc":{"wall":1795932000000000,"logical":1},"node":"agent-1","stream":"mapek/agent-1","version":1,"type":"mapek.cycle","tags":{},"data":{"cycle":1,"actions":0,"plan_ms":0,"symptoms":0,"analyze_ms":0,"execute_ms":0,"monitor_ms":0},"prev":"24b6146b03369195affcb6301fe5a23447979e56437f8b078bd0b95643f7664b","hash":"f9ef62a47c50e4badb2c81614682af187783050e3288d904d0e53dc64dd0c52d"}"#,
          #"{"seq":2,"id":"agent-1:1795932000000000:1","time":"2026-11-29T06:00:00.000000000Z","hlc":{"wall":1795932000000000,"logical":1},"node":"agent-1","stream":"mapek/agent-1","version":1,"type":"mapek.cycle","tags":{},"data":{"cycle":2,"actions":0,"plan_ms":0,"symptoms":0,"analyze_ms":0,"execute_ms":0,"monitor_ms":0},"prev":"24b6146b03369195affcb6301fe5a23447979e56437f8b078bd0b95643f7664b","hash":"f9ef62a47c50e4badb2c81614682af187783050e3288d904d0e53dc64dd0c52d"}"#,
-         #"{"head":"227:aba584ea9a91099e86c6b79a190304b68dc5f41284c15d5bc24ffc7b8e6cb49a","format":"recovery-export-signature","sha256":"83a4fb17bd759441d38cc772b95009ee1dd3852b3585ac4fc70d09b10022ac5b","version":1,"algorithm":"ed25519","signature":"EAM3RFySH2FV9bn6QosxMqFVtHH8xLUxbxM12UJ5jskNamMN8korBQxCIDvAFIX+6EOqnBP3jBLqz2V4jQEVAg=="}"#].map { Array($0.utf8) }
+         #"{"head":"227:aba584ea9a91099e86c6b79a190304b68dc5f41284c15d5bc24ffc7b8e6cb49a","format":"recovery-export-signature","sha256":"83a4fb17bd759441d38cc772b95009ee1dd3852b3585ac4fc70d09b10022ac5b","version":1,"algorithm":"ed25519","signature":"EAM3RFySH2FV9bn6QosxMqFVtHH8xLUxbxM12UJ5jskNamMN8korBQxCIDvAFIX+6EOqnBP3jBLqz2V4jQEVAg=="}"#,
+         #"{"format":"recovery-backup","created":"2026-12-05T06:20:47.779196367Z","node_id":"agent-1","version":1,"head_seq":227,"head_hash":"aba584ea9a91099e86c6b79a190304b68dc5f41284c15d5bc24ffc7b8e6cb49a","replica_id":"sim-1","data_sha256":"d05a1c820bde07ade64ba723024968cb9c43c535bdff389de9e46ee90fd30514"}"#].map { Array($0.utf8) }
     })
 
     /// The CBOR value decoder: what decodes re-encodes to canonical bytes, which decode to the
