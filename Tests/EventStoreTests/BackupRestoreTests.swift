@@ -100,4 +100,34 @@ struct BackupRestoreTests {
         #expect(moved.replicaID == "sim-1")
         #expect(try moved.restoredFrom()?.contains("\"replica\":\"kept\"") == true)
     }
+
+    @Test("drill: backup, restore, verify, rebuild and compare every projection; it fails on an altered copy and on a copy of another store, and records store.drill each time")
+    func drill() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.path + "/store"
+        #expect(try recoveryctl(["demo", "--store", store]).status == 0)
+        let passed = try recoveryctl(["drill", "--store", store, "--to", dir.path + "/kept"])
+        #expect(passed.status == 0 && passed.stdout.contains("mismatched: none") && passed.stdout.contains("drill: ok"), "\(passed.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/kept/manifest.json"))
+
+        // The kept backup, altered: the drill finds it.
+        let data = try FileHandle(forUpdating: URL(fileURLWithPath: dir.path + "/kept/data.mdb"))
+        try data.seek(toOffset: 20_000)
+        try data.write(contentsOf: Data([0xFF, 0x00, 0xFF]))
+        try data.close()
+        let altered = try recoveryctl(["drill", "--store", store, "--from", dir.path + "/kept"])
+        #expect(altered.status == 1 && altered.stdout.contains("restored and verified: no"))
+
+        // A sound backup of another store restores, but its states are not this store's.
+        let other = dir.path + "/other"
+        #expect(try recoveryctl(["demo", "--store", other, "--seed", "9"]).status == 0)
+        #expect(try recoveryctl(["backup", "--store", other, "--to", dir.path + "/other-backup"]).status == 0)
+        let foreign = try recoveryctl(["drill", "--store", store, "--from", dir.path + "/other-backup"])
+        #expect(foreign.status == 1 && foreign.stderr.contains("state digests differ"), "\(foreign.stdout) \(foreign.stderr)")
+
+        let drills = try recoveryctl(["query", "--store", store, "--type", "store.drill", "--format", "jsonl"]).stdout.split(separator: "\n")
+        #expect(drills.count == 3)
+        #expect(drills[0].contains("\"digests_match\":true") && drills[0].contains("\"verified\":true"))
+        #expect(drills[1].contains("\"verified\":false") && drills[2].contains("\"digests_match\":false"))
+    }
 }
