@@ -334,6 +334,15 @@ extension EventStore {
         }
     }
 
+    /// The event with id `id` (the id index is written with each append), nil when none.
+    public func event(id: String) throws(StoreError) -> Event? {
+        let seq: UInt64? = try storeCall {
+            try env.read { txn in try txn.get(txn.dbs.ids, IdKey.make(id)).map { try Key.readUInt64($0) } }
+        }
+        guard let seq else { return nil }
+        return try event(at: seq)
+    }
+
     /// The head version of a stream (0 when it does not exist): the `heads` entry, which the
     /// indexer keeps up to its checkpoint, then the unindexed tail, newest first.
     public func streamVersion(_ stream: String) throws(StoreError) -> UInt64 {
