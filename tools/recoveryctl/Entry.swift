@@ -21,7 +21,7 @@ struct Recoveryctl: ParsableCommand {
         subcommands: [Import.self, Query.self, Tail.self, Verify.self, Reindex.self, Stats.self,
                       ReplayCommand.self, DiffCommand.self, ProjectionsCommand.self, RebuildCommand.self,
                       DemoCommand.self, RollbackCommand.self, BreakersCommand.self, ActionsCommand.self,
-                      SimulateCommand.self, KVCommand.self, SetCommand.self, CounterCommand.self, SyncCommand.self, CertsCommand.self, MetricsCommand.self, ServeCommand.self, BackupCommand.self, RestoreCommand.self, DrillCommand.self, AuditCommand.self])
+                      SimulateCommand.self, KVCommand.self, SetCommand.self, CounterCommand.self, SyncCommand.self, CertsCommand.self, MetricsCommand.self, ServeCommand.self, BackupCommand.self, RestoreCommand.self, DrillCommand.self, AuditCommand.self, TimelineCommand.self])
 
     static func main() {
         let arguments = GlobalArguments.hoistStoreOption(Array(CommandLine.arguments.dropFirst()))
@@ -72,7 +72,11 @@ struct GlobalArguments: ParsableArguments {
     var store: String?
 
     var storePath: String {
-        if let store { return store }
+        store ?? Self.defaultStorePath
+    }
+
+    /// $RECOVERY_STORE, else ./recovery-store.
+    static var defaultStorePath: String {
         if let env = getenv("RECOVERY_STORE"), let path = String(validatingCString: env), !path.isEmpty { return path }
         return "./recovery-store"
     }
@@ -107,13 +111,14 @@ struct GlobalArguments: ParsableArguments {
         while i < arguments.count {
             let argument = arguments[i]
             if argument == "--" { rest.append(contentsOf: arguments[i...]); break }
+            // All of them: `timeline export` takes several.
             if argument == "--store", i + 1 < arguments.count {
-                hoisted = ["--store", arguments[i + 1]]
+                hoisted += ["--store", arguments[i + 1]]
                 i += 2
                 continue
             }
             if argument.hasPrefix("--store=") {
-                hoisted = [argument]
+                hoisted.append(argument)
                 i += 1
                 continue
             }

@@ -70,12 +70,6 @@ struct EventPrinter {
 
     /// Writes out what is buffered (a follower shows each event as it comes).
     mutating func flush() { sink.flush() }
-
-    /// RFC 4180 quoting.
-    private func csvField(_ s: String) -> String {
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
 }
 
 func pad(_ s: String, _ width: Int) -> String {

@@ -11,42 +11,13 @@ struct Query: ParsableCommand {
         discussion: "Ranges: --since A --until B selects A ≤ time < B; --from-seq N --to-seq M selects N ≤ seq ≤ M. TIME is RFC 3339 or relative (-90s, -15m, -2h, -7d).")
 
     @OptionGroup var global: GlobalArguments
-    @Option(help: "Only this stream.") var stream: String?
-    @Option(help: "Only this event type.") var type: String?
-    @Option(help: "Only events that originated on this node.") var node: String?
-    @Option(name: .customLong("tag"), help: "Only events with tag key=value (repeatable; all must match).") var tags: [String] = []
-    @Option(help: "Only this correlation id.") var correlation: String?
-    @Option(help: "From this time, inclusive.") var since: String?
-    @Option(help: "Up to this time, exclusive.") var until: String?
-    @Option(name: .customLong("from-seq"), help: "From this position, inclusive.") var fromSeq: UInt64?
-    @Option(name: .customLong("to-seq"), help: "Up to this position, inclusive.") var toSeq: UInt64?
-    @Option(help: "At most this many events.") var limit: Int?
-    @Flag(help: "Newest first.") var reverse = false
+    @OptionGroup var filters: QueryFilters
     @Option(help: "table, json, jsonl (the import envelope) or csv.") var format: OutputFormat = .table
     @Option(name: [.short, .long], help: "Write to this file instead of standard output.") var output: String?
     @Option(help: "With --format jsonl and --output: sign the export and its chain head with this Ed25519 private key (PEM), writing OUTPUT.sig.") var sign: String?
 
-    func validate() throws {
-        if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
-        if let fromSeq, let toSeq, fromSeq > toSeq { throw ValidationError("--from-seq \(fromSeq) is after --to-seq \(toSeq)") }
-    }
-
-    func makeQuery() throws -> EventQuery {
-        var query = EventQuery(stream: stream, type: type, node: node, correlation: correlation,
-                               fromSeq: fromSeq, toSeq: toSeq, limit: limit, reverse: reverse)
-        for tag in tags {
-            guard let eq = tag.firstIndex(of: "="), eq != tag.startIndex else {
-                throw CLIFailure.usage("--tag: '\(tag)' is not key=value")
-            }
-            query.tags[String(tag[..<eq])] = String(tag[tag.index(after: eq)...])
-        }
-        if let since { query.since = try TimeArgument.parse(since, option: "--since") }
-        if let until { query.until = try TimeArgument.parse(until, option: "--until") }
-        return query
-    }
-
     func run() throws {
-        let query = try makeQuery()
+        let query = try filters.makeQuery()
         let store = try global.openExisting()
         var keys: [String] = []
         if format == .csv {
@@ -56,7 +27,7 @@ struct Query: ParsableCommand {
             keys = seen.sorted()
         }
         if sign != nil {
-            guard format == .jsonl, output != nil, !reverse else { throw CLIFailure.usage("--sign needs --format jsonl, --output FILE and oldest-first order") }
+            guard format == .jsonl, output != nil, !filters.reverse else { throw CLIFailure.usage("--sign needs --format jsonl, --output FILE and oldest-first order") }
         }
         let key = try sign.map { try readFile($0, limit: 64 << 10) }
         var sink = OutputSink()
@@ -118,5 +89,39 @@ struct Tail: ParsableCommand {
             var pause = timespec(tv_sec: interval / 1000, tv_nsec: interval % 1000 * 1_000_000)
             nanosleep(&pause, nil)
         }
+    }
+}
+
+/// The filters `query` and `timeline export` share.
+struct QueryFilters: ParsableArguments {
+    @Option(help: "Only this stream.") var stream: String?
+    @Option(help: "Only this event type.") var type: String?
+    @Option(help: "Only events that originated on this node.") var node: String?
+    @Option(name: .customLong("tag"), help: "Only events with tag key=value (repeatable; all must match).") var tags: [String] = []
+    @Option(help: "Only this correlation id.") var correlation: String?
+    @Option(help: "From this time, inclusive.") var since: String?
+    @Option(help: "Up to this time, exclusive.") var until: String?
+    @Option(name: .customLong("from-seq"), help: "From this position, inclusive.") var fromSeq: UInt64?
+    @Option(name: .customLong("to-seq"), help: "Up to this position, inclusive.") var toSeq: UInt64?
+    @Option(help: "At most this many events.") var limit: Int?
+    @Flag(help: "Newest first.") var reverse = false
+
+    func validate() throws {
+        if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
+        if let fromSeq, let toSeq, fromSeq > toSeq { throw ValidationError("--from-seq \(fromSeq) is after --to-seq \(toSeq)") }
+    }
+
+    func makeQuery() throws -> EventQuery {
+        var query = EventQuery(stream: stream, type: type, node: node, correlation: correlation,
+                               fromSeq: fromSeq, toSeq: toSeq, limit: limit, reverse: reverse)
+        for tag in tags {
+            guard let eq = tag.firstIndex(of: "="), eq != tag.startIndex else {
+                throw CLIFailure.usage("--tag: '\(tag)' is not key=value")
+            }
+            query.tags[String(tag[..<eq])] = String(tag[tag.index(after: eq)...])
+        }
+        if let since { query.since = try TimeArgument.parse(since, option: "--since") }
+        if let until { query.until = try TimeArgument.parse(until, option: "--until") }
+        return query
     }
 }
