@@ -130,4 +130,44 @@ struct BackupRestoreTests {
         #expect(drills[0].contains("\"digests_match\":true") && drills[0].contains("\"verified\":true"))
         #expect(drills[1].contains("\"verified\":false") && drills[2].contains("\"digests_match\":false"))
     }
+
+    @Test("ship writes chained segments; restore from a base backup plus segments rebuilds the live head exactly; a missing segment or another store's is refused and nothing is left")
+    func shipping() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.path + "/store", shipped = dir.path + "/shipped"
+        #expect(try recoveryctl(["demo", "--store", store]).status == 0)
+        #expect(try recoveryctl(["backup", "--store", store, "--to", dir.path + "/base"]).status == 0)
+        for round in 0..<3 {
+            #expect(try recoveryctl(["kv", "put", "k\(round)", "\(round)", "--store", store]).status == 0)
+            #expect(try recoveryctl(["ship", "--store", store, "--to", shipped]).status == 0)
+        }
+        #expect(try recoveryctl(["ship", "--store", store, "--to", shipped]).stdout.contains("nothing to ship"))
+        let segments = try FileManager.default.contentsOfDirectory(atPath: shipped).filter { $0.hasPrefix("segment-") }.sorted()
+        #expect(segments.count == 3)
+        for segment in segments { #expect(try recoveryctl(["verify", "--export", shipped + "/" + segment]).status == 0) }
+
+        let restored = try recoveryctl(["restore", "--from", dir.path + "/base", "--to", dir.path + "/restored", "--segments", shipped])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        let live = try Self.openExisting(store), copy = try Self.openExisting(dir.path + "/restored")
+        #expect(try copy.head() == live.head())
+        #expect(try copy.verify().ok)
+        live.close()
+        copy.close()
+
+        // Without the middle segment the chain breaks: refused, and no half-restored store stays.
+        let gapped = dir.path + "/gapped"
+        try FileManager.default.copyItem(atPath: shipped, toPath: gapped)
+        try FileManager.default.removeItem(atPath: gapped + "/" + segments[1])
+        let gap = try recoveryctl(["restore", "--from", dir.path + "/base", "--to", dir.path + "/r-gap", "--segments", gapped])
+        #expect(gap.status == 1 && gap.stderr.contains("does not continue this store's chain") && !FileManager.default.fileExists(atPath: dir.path + "/r-gap"))
+
+        // Another store's segments do not continue this base.
+        let other = dir.path + "/other"
+        #expect(try recoveryctl(["demo", "--store", other, "--seed", "4"]).status == 0)
+        #expect(try recoveryctl(["ship", "--store", other, "--to", dir.path + "/other-shipped"]).status == 0)
+        let foreign = try recoveryctl(["restore", "--from", dir.path + "/base", "--to", dir.path + "/r-foreign", "--segments", dir.path + "/other-shipped"])
+        #expect(foreign.status == 1 && !FileManager.default.fileExists(atPath: dir.path + "/r-foreign"))
+        // Shipping another store into this store's directory is refused.
+        #expect(try recoveryctl(["ship", "--store", other, "--to", shipped]).status == 2)
+    }
 }

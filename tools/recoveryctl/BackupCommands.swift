@@ -44,10 +44,26 @@ struct RestoreCommand: ParsableCommand {
     @Option(help: "The backup directory (data.mdb and manifest.json).") var from: String
     @Option(help: "Where to create the restored store (must not exist).") var to: String
     @Flag(name: .customLong("keep-replica"), help: "Keep the backup's replica id.") var keepReplica = false
+    @Option(help: "Shipped segments (recoveryctl ship) to replay after the base backup.") var segments: String?
 
     func run() throws {
         let (manifest, replica) = try backupCall { try EventStore.restore(from: from, to: to, keepReplica: keepReplica, options: GlobalArguments.options) }
         print("restored \(manifest.headSeq) events (head \(manifest.headHash.hex.prefix(16))) to \(to); chain verified")
+        if let segments {
+            var options = GlobalArguments.options
+            options.create = false
+            let store = try storeCall { try EventStore.open(at: to, options: options) }
+            do {
+                let applied = try Segments.apply(segments, to: store)
+                let head = try storeCall { try store.head() }
+                store.close()
+                print("replayed \(applied.events) events from \(applied.segments) segments; head \(head.seq):\(head.hash.hex.prefix(16))")
+            } catch {
+                store.close()
+                try? FileManager.default.removeItem(atPath: to)
+                throw error
+            }
+        }
         print("replica: \(replica) (\(keepReplica ? "kept" : "renewed; was \(manifest.replicaID)"))")
     }
 }
