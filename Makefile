@@ -87,6 +87,7 @@ bench: deps
 	cd Benchmarks && .build/release/TrustBenchmarks
 	$(SWIFT) build -c release --product recoveryctl
 	cd Benchmarks && RECOVERYCTL="$$(cd .. && $(SWIFT) build -c release --show-bin-path)/recoveryctl" .build/release/AgentBenchmarks
+	cd Benchmarks && RECOVERYCTL="$$(cd .. && $(SWIFT) build -c release --show-bin-path)/recoveryctl" .build/release/ForensicsBenchmarks
 	cd Benchmarks && { [ -x .venv/bin/python ] || python3 -m venv .venv; } && .venv/bin/pip install -q pycrdt && .venv/bin/python pycrdt_bench.py
 
 clean:

@@ -41,6 +41,10 @@ let package = Package(
             .product(name: "Healing", package: "RecoveryEngine"), .product(name: "Replication", package: "RecoveryEngine"),
             .product(name: "Trust", package: "RecoveryEngine"), .product(name: "RecoveryEngine", package: "RecoveryEngine"),
         ]),
+        // Issue 17: timeline export, backup beside mdb_copy -c, drill.
+        .executableTarget(name: "ForensicsBenchmarks", dependencies: [
+            "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),
+        ]),
         // Appends the workload: a target for `perf record` on the append path.
         .executableTarget(name: "AppendProfile", dependencies: [
             "BenchWorkload", .product(name: "EventStore", package: "RecoveryEngine"),

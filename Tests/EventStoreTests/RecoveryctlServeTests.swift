@@ -137,6 +137,8 @@ struct RecoveryctlServeTests {
             ("GET", "/v1/sync", nil, nil, 404),
             ("DELETE", "/metrics", nil, nil, 404),
             ("POST", "/metrics", [1], nil, 404),
+            ("POST", "/healthz", [1], nil, 404),
+            ("PUT", "/readyz", [UInt8](repeating: 0, count: 100_000), "application/octet-stream", 404),
             ("POST", "/v1/sync", Array("garbage".utf8), "application/octet-stream", 400),
             ("POST", "/v1/sync", Array("{\"replica\": 5}".utf8), "application/json", 400),
             ("POST", "/v1/sync", [UInt8](repeating: 0x52, count: 10_000), "application/octet-stream", 413),
