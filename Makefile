@@ -1,6 +1,6 @@
 # RecoveryEngine: `make demo` and `make test` work on a fresh Debian machine as root.
 SWIFT      ?= swift
-APT_PKGS   := liblmdb-dev lmdb-utils libssl-dev openssl pkg-config libsqlite3-dev python3-venv prometheus
+APT_PKGS   := liblmdb-dev lmdb-utils libssl-dev openssl pkg-config libsqlite3-dev python3-venv prometheus chromium
 STORE      ?= ./recovery-store
 CTL        := .build/debug/recoveryctl
 

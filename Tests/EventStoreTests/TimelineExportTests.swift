@@ -44,4 +44,34 @@ struct TimelineExportTests {
         #expect(read.status == 0 && read.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(total)", "\(read.stderr)")
         #expect(try recoveryctl(["timeline", "export", "--store", dir.path + "/missing"]).status != 0)
     }
+
+    @Test("the HTML timeline is one self-contained page that headless Chromium renders with no console message, showing every event; a screenshot is kept",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium"), "needs Debian's chromium"))
+    func html() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.path + "/store"
+        #expect(try recoveryctl(["demo", "--store", store]).status == 0)
+        let count = try recoveryctl(["query", "--store", store, "--format", "jsonl"]).stdout.split(separator: "\n").count
+        let page = dir.path + "/timeline.html"
+        #expect(try recoveryctl(["timeline", "export", "--store", store, "--format", "html", "-o", page]).status == 0)
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        // Self-contained: nothing is fetched.
+        #expect(!html.contains("http://") && !html.contains("https://") && !html.contains(" src="))
+
+        let chromium = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--user-data-dir=\(dir.path)/profile"]
+        let dom = try run("/usr/bin/chromium", chromium + ["--dump-dom", "file://" + page])
+        #expect(dom.status == 0)
+        #expect(dom.stdout.contains("data-count=\"\(count)\"") && dom.stdout.contains("data-shown=\"\(count)\""))
+        #expect(dom.stdout.components(separatedBy: "class=\"ev").count - 1 == count)
+        let console = dom.stderr.split(separator: "\n").filter { $0.contains(":CONSOLE(") || $0.contains(":CONSOLE:") }
+        #expect(console.isEmpty, "\(console)")
+
+        let artifacts = ObservabilityConfigTests.root.appendingPathComponent(".build/test-artifacts").path
+        try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+        let shot = artifacts + "/timeline.png"
+        try? FileManager.default.removeItem(atPath: shot)
+        #expect(try run("/usr/bin/chromium", chromium + ["--window-size=1600,900", "--screenshot=" + shot, "file://" + page]).status == 0)
+        let png = try Data(contentsOf: URL(fileURLWithPath: shot))
+        #expect(png.count > 1_000 && png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+    }
 }

@@ -14,10 +14,10 @@ struct TimelineCommand: ParsableCommand {
 
         @Option(name: .customLong("store"), help: "A store (repeatable: a fleet view; default $RECOVERY_STORE, else ./recovery-store).") var stores: [String] = []
         @OptionGroup var filters: QueryFilters
-        @Option(help: "jsonl or csv.") var format: TimelineFormat = .jsonl
+        @Option(help: "jsonl, csv, or html (one self-contained page: a lane per node, zoom, filter, details).") var format: TimelineFormat = .jsonl
         @Option(name: [.short, .long], help: "Write to this file instead of standard output.") var output: String?
 
-        enum TimelineFormat: String, ExpressibleByArgument, CaseIterable { case jsonl, csv }
+        enum TimelineFormat: String, ExpressibleByArgument, CaseIterable { case jsonl, csv, html }
 
         func run() throws {
             guard !filters.reverse else { throw CLIFailure.usage("a timeline runs oldest first: --reverse does not apply") }
@@ -47,12 +47,20 @@ struct TimelineCommand: ParsableCommand {
                 columns = TimesketchRow.fixedColumns + keys.sorted()
                 sink.write(columns.map(csvField).joined(separator: ",") + "\n")
             }
+            if format == .html { sink.write(TimelineHTML.head(title: "RecoveryEngine timeline: " + paths.joined(separator: ", "))) }
+            var first = true
             try storeCall {
                 try merged(opened, query) { event in
                     let row = TimesketchRow(event)
-                    sink.write((format == .csv ? row.csv(columns) : row.jsonl) + "\n")
+                    switch format {
+                    case .csv: sink.write(row.csv(columns) + "\n")
+                    case .jsonl: sink.write(row.jsonl + "\n")
+                    case .html: sink.write(TimelineHTML.row(row, first: first))
+                    }
+                    first = false
                 }
             }
+            if format == .html { sink.write(TimelineHTML.tail) }
             sink.flush()
         }
 
