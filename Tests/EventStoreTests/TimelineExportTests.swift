@@ -74,4 +74,33 @@ struct TimelineExportTests {
         let png = try Data(contentsOf: URL(fileURLWithPath: shot))
         #expect(png.count > 1_000 && png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
     }
+
+    @Test("Timesketch's own readers (read_and_validate_jsonl and _csv, from the timesketch package in a virtualenv here) accept both exports, every row")
+    func timesketchReaders() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.path + "/store"
+        #expect(try recoveryctl(["demo", "--store", store]).status == 0)
+        let count = try recoveryctl(["query", "--store", store, "--format", "jsonl"]).stdout.split(separator: "\n").count
+        for format in ["jsonl", "csv"] {
+            #expect(try recoveryctl(["timeline", "export", "--store", store, "--format", format, "-o", dir.path + "/timeline." + format]).status == 0)
+        }
+        let venv = dir.path + "/venv"
+        #expect(try run("/usr/bin/python3", ["-m", "venv", venv]).status == 0)
+        // timesketch declares none of what its readers import.
+        let install = try run(venv + "/bin/pip", ["install", "-q", "timesketch", "pandas", "pyyaml", "python-dateutil", "flask"])
+        try #require(install.status == 0, "pip: \(install.stderr)")
+        let script = """
+            import sys
+            from timesketch.lib import utils
+            counts = []
+            for path, reader in ((sys.argv[1], utils.read_and_validate_jsonl), (sys.argv[2], utils.read_and_validate_csv)):
+                with open(path, encoding="utf-8") as f:
+                    rows = list(reader(f))
+                assert all(r.get("message") and r.get("datetime") and r.get("timestamp_desc") for r in rows)
+                counts.append(str(len(rows)))
+            print(" ".join(counts))
+            """
+        let read = try run(venv + "/bin/python", ["-c", script, dir.path + "/timeline.jsonl", dir.path + "/timeline.csv"])
+        #expect(read.status == 0 && read.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(count) \(count)", "\(read.stdout) \(read.stderr)")
+    }
 }
