@@ -103,24 +103,24 @@ extension Verify {
 /// Calls `body` with each line of the file at `path` (without its newline), reading it in
 /// chunks: constant memory for a file of any size.
 func forEachLine(of path: String, chunk observe: ([UInt8]) -> Void = { _ in }, _ body: ([UInt8]) throws -> Void) throws {
-    guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIFailure.usage("cannot read \(path)") }
-    defer { try? handle.close() }
+    guard FileManager.default.isReadableFile(atPath: path) else { throw CLIFailure.usage("cannot read \(path)") }
+    // A record is at most 4 MiB of CBOR; its JSON line may be a few times that.
+    let limit = 4 * NewEvent.maximumRecordBytes
     var pending: [UInt8] = []
-    while true {
-        let chunk: Data
-        do { chunk = try handle.read(upToCount: 1 << 20) ?? Data() } catch { throw CLIFailure(code: 2, message: "cannot read \(path): \(error.localizedDescription)") }
-        if chunk.isEmpty { break }
-        observe(Array(chunk))
-        pending.append(contentsOf: chunk)
-        var start = 0
-        while let newline = pending[start...].firstIndex(of: 0x0A) {
-            try body(Array(pending[start..<newline]))
-            start = newline + 1
+    do {
+        try FileChunks.forEach(path, chunk: 1 << 20) { chunk in
+            observe(chunk)
+            pending.append(contentsOf: chunk)
+            var start = 0
+            while let newline = pending[start...].firstIndex(of: 0x0A) {
+                try body(Array(pending[start..<newline]))
+                start = newline + 1
+            }
+            pending.removeFirst(start)
+            guard pending.count <= limit else { throw CLIFailure(code: 2, message: "\(path): a line longer than \(limit) bytes") }
         }
-        pending.removeFirst(start)
-        // A record is at most 4 MiB of CBOR; its JSON line may be a few times that.
-        let limit = 4 * NewEvent.maximumRecordBytes
-        guard pending.count <= limit else { throw CLIFailure(code: 2, message: "\(path): a line longer than \(limit) bytes") }
+    } catch let error as StoreError {
+        throw CLIFailure(code: 2, message: "cannot read \(path): \(error)")
     }
     if !pending.isEmpty { try body(pending) }
 }

@@ -162,15 +162,8 @@ extension EventStore {
 
     static func sha256(ofFile path: String) throws(StoreError) -> Digest {
         let hasher = try StreamingSHA256()
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw .storeNotFound(path: path) }
-        defer { try? handle.close() }
-        while true {
-            let chunk: Data
-            do { chunk = try handle.read(upToCount: 4 << 20) ?? Data() } catch {
-                throw .io(operation: "read \(path)", code: 0, message: error.localizedDescription)
-            }
-            if chunk.isEmpty { break }
-            hasher.update(Array(chunk))
+        do { try FileChunks.forEach(path) { hasher.update($0) } } catch let error as StoreError { throw error } catch {
+            throw .io(operation: "read \(path)", code: 0, message: "\(error)")
         }
         return hasher.finish()
     }
