@@ -13,14 +13,17 @@ extension MetricsSnapshot {
         var out = Exposition()
         let node: Exposition.Labels = [("node_id", nodeID)]
         let p = Self.prefix
-        func split(_ key: String) -> [String] { key.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }
+        /// Series from counts keyed "a|b|c": the parts become the labels named, in order.
+        func keyed(_ counts: [String: UInt64], _ names: [String]) -> [(Exposition.Labels, Double)] {
+            counts.sorted { $0.key < $1.key }.map { key, count in
+                let parts = key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+                return (node + names.enumerated().map { ($0.element, $0.offset < parts.count ? parts[$0.offset] : "") }, Double(count))
+            }
+        }
 
         // Healing.
         out.family(p + "actions_total", .counter, help: "Recovery actions finished, by kind and outcome (succeeded, failed, rejected).",
-                   counters.actions.sorted { $0.key < $1.key }.map { key, count in
-                       let parts = split(key)
-                       return (node + [("kind", parts[0]), ("outcome", parts.count > 1 ? parts[1] : ""), ("service", parts.count > 2 ? parts[2] : "")], Double(count))
-                   })
+                   keyed(counters.actions, ["kind", "outcome", "service"]))
         out.family(p + "actions_running", .gauge, help: "Recovery actions planned and not yet finished.", [(node, Double(counters.running.count))])
         out.histogram(p + "action_duration_seconds", help: "Duration of successful action attempts.",
                       counters.actionDurations.sorted { $0.key < $1.key }.map { (node + [("kind", $0.key)], $0.value) })
@@ -30,10 +33,7 @@ extension MetricsSnapshot {
         }
         out.family(p + "breaker_state", .gauge, help: "Circuit breaker state: 1 for the current state of each breaker, 0 for the others.", breakerStates)
         out.family(p + "breaker_transitions_total", .counter, help: "Circuit breaker transitions, by the state entered.",
-                   counters.breakerTransitions.sorted { $0.key < $1.key }.map { key, count in
-                       let parts = split(key)
-                       return (node + [("breaker", parts[0]), ("to", parts.count > 1 ? parts[1] : "")], Double(count))
-                   })
+                   keyed(counters.breakerTransitions, ["breaker", "to"]))
         out.family(p + "ratelimit_rejections_total", .counter, help: "Action attempts refused by a rate limiter.",
                    counters.rateLimitRejections.sorted { $0.key < $1.key }.map { (node + [("limiter", $0.key)], Double($0.value)) })
         out.histogram(p + "mapek_cycle_duration_seconds", help: "Duration of whole MAPE-K cycles.", [(node, counters.cycleDurations)])
@@ -46,10 +46,7 @@ extension MetricsSnapshot {
         out.family(p + "incident_started_seconds", .gauge, help: "When each recent incident started (seconds since the epoch).",
                    counters.incidents.sorted { $0.key < $1.key }.map { (node + [("incident", $0.key)], Double($0.value.started / 1_000_000_000)) })
         out.family(p + "symptoms_total", .counter, help: "Symptoms detected, by kind.",
-                   counters.symptoms.sorted { $0.key < $1.key }.map { key, count in
-                       let parts = split(key)
-                       return (node + [("symptom", parts[0]), ("service", parts.count > 1 ? parts[1] : "")], Double(count))
-                   })
+                   keyed(counters.symptoms, ["symptom", "service"]))
 
         // Replication.
         out.family(p + "crdt_operations_total", .counter, help: "Replicated operations in the log, by the replica that made them.",
@@ -78,11 +75,7 @@ extension MetricsSnapshot {
         // Trust.
         out.family(p + "cert_verdicts_total", .counter, help: "Certificate verdicts, by verdict and reason (none for trusted).",
                    // Revocations start at zero so that the first one is an increase an alert sees.
-                   counters.verdicts.merging(["rejected|revoked_crl": 0, "rejected|revoked_ocsp": 0]) { seen, _ in seen }
-                       .sorted { $0.key < $1.key }.map { key, count in
-                       let parts = split(key)
-                       return (node + [("verdict", parts[0]), ("reason", parts.count > 1 ? parts[1] : "")], Double(count))
-                   })
+                   keyed(counters.verdicts.merging(["rejected|revoked_crl": 0, "rejected|revoked_ocsp": 0]) { seen, _ in seen }, ["verdict", "reason"]))
         out.family(p + "cert_expiry_seconds", .gauge, help: "Seconds until each known certificate's notAfter (negative once expired).",
                    certificates.bySPIFFEID.sorted { $0.key < $1.key }.map { id, latest in
                        (node + [("spiffe_id", id), ("serial", latest.verdict.serial)], Double(latest.verdict.notAfter &- time.seconds))

@@ -31,19 +31,9 @@ final class ServedNode: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let reader = output.fileHandleForReading
-        let found = DispatchSemaphore(value: 0)
-        let line = LockedText()
-        Thread.detachNewThread {
-            while !line.value.contains("\n") {
-                let chunk = reader.availableData
-                if chunk.isEmpty { break }
-                line.append(String(decoding: chunk, as: UTF8.self))
-            }
-            found.signal()
-        }
-        guard found.wait(timeout: .now() + 30) == .success, let colon = line.value.lastIndex(of: ":"),
-              let port = Int(line.value[line.value.index(after: colon)...].prefix { $0.isNumber }) else {
+        // `listening on HOST:PORT`.
+        guard let line = firstLine(of: output, within: 30), let colon = line.lastIndex(of: ":"),
+              let port = Int(line[line.index(after: colon)...].prefix { $0.isNumber }) else {
             process.terminate()
             throw POSIXError(.ETIMEDOUT)
         }
@@ -54,8 +44,7 @@ final class ServedNode: @unchecked Sendable {
     func stop() -> Int32? {
         guard process.isRunning else { return process.terminationStatus }
         kill(process.processIdentifier, SIGTERM)
-        for _ in 0..<200 where process.isRunning { usleep(100_000) }
-        guard !process.isRunning else {
+        guard waitForExit(process, within: 20) else {
             kill(process.processIdentifier, SIGKILL)
             return nil
         }
@@ -68,13 +57,6 @@ final class ServedNode: @unchecked Sendable {
     }
 
     deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-}
-
-final class LockedText: @unchecked Sendable {
-    private let lock = NSLock()
-    private var text = ""
-    var value: String { lock.withLock { text } }
-    func append(_ more: String) { lock.withLock { text += more } }
 }
 
 /// One HTTP request to loopback: status and body (status 0 when nothing answered).
@@ -101,12 +83,14 @@ final class LockedResult: @unchecked Sendable {
     func get() -> (status: Int, body: [UInt8]) { lock.withLock { value } }
 }
 
-/// Polls `condition` every 100 ms for at most `seconds`.
+/// Polls `condition`, which asks real processes (served nodes, a Prometheus server), every
+/// 100 ms for at most `seconds`; the pause is a bounded wait on a semaphore nobody signals.
 func eventually(_ seconds: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
+    let pause = DispatchSemaphore(value: 0)
     while Date() < deadline {
         if try condition() { return true }
-        usleep(100_000)
+        _ = pause.wait(timeout: .now() + .milliseconds(100))
     }
     return try condition()
 }

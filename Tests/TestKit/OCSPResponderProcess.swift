@@ -22,24 +22,11 @@ public final class OCSPResponderProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // The first line names the port; read it on another thread so the wait is bounded.
-        let reader = output.fileHandleForReading
-        let found = DispatchSemaphore(value: 0)
-        let line = LineBox()
-        Thread.detachNewThread {
-            var text = ""
-            while !text.contains("\n") {
-                let chunk = reader.availableData
-                if chunk.isEmpty { break }
-                text += String(decoding: chunk, as: UTF8.self)
-            }
-            line.value = text
-            found.signal()
-        }
-        guard found.wait(timeout: .now() + 10) == .success, let range = line.value.range(of: "]:"),
-              let port = Int(line.value[range.upperBound...].prefix { $0.isNumber }) else {
+        // The first line names the port: `ACCEPT [::]:PORT PID=...`.
+        guard let line = firstLine(of: output, within: 10), let range = line.range(of: "]:"),
+              let port = Int(line[range.upperBound...].prefix { $0.isNumber }) else {
             kill(process.processIdentifier, SIGKILL)
-            throw Failure.didNotStart(line.value)
+            throw Failure.didNotStart("no ACCEPT line from openssl ocsp")
         }
         self.port = port
     }
@@ -52,8 +39,4 @@ public final class OCSPResponderProcess: @unchecked Sendable {
     }
 
     deinit { stop() }
-}
-
-private final class LineBox: @unchecked Sendable {
-    var value = ""
 }

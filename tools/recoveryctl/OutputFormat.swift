@@ -83,6 +83,14 @@ struct OutputSink: TextOutputStream {
 
     init(handle: FileHandle = .standardOutput) { self.handle = handle }
 
+    /// A new (or emptied) file at `path`.
+    init(creating path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw CLIFailure(code: 1, message: "cannot write \(path)")
+        }
+        self.init(handle: handle)
+    }
+
     mutating func write(_ string: String) {
         buffer.append(contentsOf: string.utf8)
         if buffer.count >= 1 << 16 { flush() }

@@ -32,10 +32,7 @@ struct Query: ParsableCommand {
         let key = try sign.map { try readFile($0, limit: 64 << 10) }
         var sink = OutputSink()
         if let output {
-            guard FileManager.default.createFile(atPath: output, contents: nil), let handle = FileHandle(forWritingAtPath: output) else {
-                throw CLIFailure(code: 1, message: "cannot write \(output)")
-            }
-            sink = OutputSink(handle: handle)
+            sink = try OutputSink(creating: output)
         }
         var printer = EventPrinter(format: format, dataKeys: keys, sink: sink)
         printer.begin()

@@ -35,10 +35,7 @@ struct TimelineCommand: ParsableCommand {
             let query = try filters.makeQuery()
             var sink = OutputSink()
             if let output {
-                guard FileManager.default.createFile(atPath: output, contents: nil), let handle = FileHandle(forWritingAtPath: output) else {
-                    throw CLIFailure(code: 1, message: "cannot write \(output)")
-                }
-                sink = OutputSink(handle: handle)
+                sink = try OutputSink(creating: output)
             }
             var columns: [String] = []
             if format == .csv {

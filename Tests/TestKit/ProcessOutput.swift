@@ -1,0 +1,40 @@
+import Foundation
+
+/// Waits for the first line a child process writes to `pipe`, at most `seconds`: read on
+/// another thread so that the wait is bounded. Nil when none came in time (or the pipe closed
+/// before a newline).
+public func firstLine(of pipe: Pipe, within seconds: Double) -> String? {
+    let reader = pipe.fileHandleForReading
+    let found = DispatchSemaphore(value: 0)
+    let box = FirstLine()
+    Thread.detachNewThread {
+        var text = ""
+        while !text.contains("\n") {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        box.set(text)
+        found.signal()
+    }
+    guard found.wait(timeout: .now() + seconds) == .success else { return nil }
+    let text = box.get()
+    return text.contains("\n") ? text : nil
+}
+
+/// Waits for `process` to exit, at most `seconds` (its termination handler signals): no sleep.
+/// Whether it exited.
+public func waitForExit(_ process: Process, within seconds: Double) -> Bool {
+    let exited = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in exited.signal() }
+    guard process.isRunning else { return true }
+    return exited.wait(timeout: .now() + seconds) == .success || !process.isRunning
+}
+
+private final class FirstLine: @unchecked Sendable {
+    // @unchecked: guarded by `lock`.
+    private let lock = NSLock()
+    private var text = ""
+    func set(_ value: String) { lock.withLock { text = value } }
+    func get() -> String { lock.withLock { text } }
+}
