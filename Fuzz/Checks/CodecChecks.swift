@@ -100,6 +100,22 @@ extension FuzzCheck {
         return events.compactMap { try? RecordReaders.encode($0) }
     })
 
+    /// The list of archived ranges a store keeps in its meta (store bytes, which may be corrupt):
+    /// a typed error or marks that encode back to the same list.
+    public static let archiveMarks = FuzzCheck(name: "archive-marks", check: { bytes throws(FuzzFinding) in
+        guard let marks = try? ArchiveMark.list(bytes) else { return }
+        let again = try? ArchiveMark.list(ArchiveMark.encode(marks))
+        try require(again == marks, "archive marks do not read back the same after encoding")
+        for (index, mark) in marks.enumerated() {
+            try require(mark.firstSeq >= 1 && mark.throughSeq >= mark.firstSeq, "mark \(index) has an empty or inverted range")
+        }
+    }, seeds: {
+        let digest = String(repeating: "ab", count: 32)
+        return ["[]", "[{\"first\":1,\"through\":10,\"hash\":\"\(digest)\",\"location\":\"/a/segment.jsonl\",\"sha256\":\"\(digest)\",\"time\":\"2026-12-05T08:00:00Z\"}]",
+                "[{\"first\":1,\"through\":10,\"hash\":\"\(digest)\",\"location\":\"a\",\"sha256\":\"\(digest)\",\"time\":\"2026-12-05T08:00:00Z\"},{\"first\":12,\"through\":20,\"hash\":\"\(digest)\",\"location\":\"b\",\"sha256\":\"\(digest)\",\"time\":\"2026-12-05T08:00:00Z\"}]",
+                "{\"first\":0}"].map { Array($0.utf8) }
+    })
+
     /// A time given on the command line.
     public static let timeArgument = FuzzCheck(name: "time-argument", check: { bytes throws(FuzzFinding) in
         guard let text = String(validating: bytes, as: UTF8.self) else { return }

@@ -58,12 +58,22 @@ public actor HealingEngine {
         defer { knowledge = k }
         var applied: [Event] = []
         do {
+            // A store whose first events were archived starts from the snapshots at its anchor.
+            if k.position == 0, let anchor = try store.archiveAnchor() {
+                k = try Knowledge.restored(at: anchor.seq, from: store, breaker: config.breaker)
+            }
             try store.scan(from: k.position + 1) { event in
                 k.apply(event)
                 applied.append(event)
                 return true
             }
-        } catch { throw .storeFailure(error) }
+        } catch let error as StoreError {
+            throw .storeFailure(error)
+        } catch let ProjectionError.store(error) {
+            throw .storeFailure(error)
+        } catch {
+            throw HealingError.wrap(error)
+        }
         return applied
     }
 

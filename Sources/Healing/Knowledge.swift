@@ -32,6 +32,20 @@ struct Knowledge {
         position = event.seq
     }
 
+    /// The knowledge at `seq` from the projections' snapshots: for a store whose events up to
+    /// `seq` were archived, where a replay from the first event is no longer possible.
+    static func restored(at seq: UInt64, from store: EventStore, breaker: BreakerConfig) throws(ProjectionError) -> Knowledge {
+        var k = Knowledge(breaker: breaker)
+        k.breakerStates = try Replay(store: store, projection: k.breakersProjection).state(at: seq)
+        k.limiterWindows = try Replay(store: store, projection: k.limitersProjection).state(at: seq)
+        k.topologyState = try Replay(store: store, projection: k.topologyProjection).state(at: seq)
+        k.actionRecords = try Replay(store: store, projection: k.actionsProjection).state(at: seq)
+        k.memory = try Replay(store: store, projection: k.mapekProjection).state(at: seq)
+        k.position = seq
+        k.topologyDeclared = k.topologyState.value != Topology()
+        return k
+    }
+
     var breakers: [String: BreakerState] { breakerStates.value }
     var limiters: [String: LimiterWindow] { limiterWindows.value }
     var topology: Topology { topologyState.value }

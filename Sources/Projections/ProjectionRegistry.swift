@@ -9,6 +9,7 @@ public struct RegisteredProjection: Sendable {
     private let stateAt: @Sendable (EventStore, UInt64, @escaping @Sendable (String) -> Void) throws(ProjectionError) -> EncodedState
     private let malformedAt: @Sendable (EventStore, UInt64) throws(ProjectionError) -> MalformedEvents?
     private let rebuildIn: @Sendable (EventStore, @escaping @Sendable (String) -> Void) throws(ProjectionError) -> Int
+    private let saveAt: @Sendable (EventStore, UInt64) throws(ProjectionError) -> Void
 
     public init<P: Projection>(_ projection: P) {
         name = projection.name
@@ -21,12 +22,24 @@ public struct RegisteredProjection: Sendable {
             seq == 0 ? nil : projection.malformedEvents(in: try Replay(store: store, projection: projection).state(at: seq))
         }
         rebuildIn = { store, warn throws(ProjectionError) in
-            _ = try storeStep { try store.deleteSnapshots(name: projection.name) }
+            // An archived store keeps its state at the archive anchor: the events before it are
+            // not here to replay.
+            let anchor = try storeStep { try store.archiveAnchor()?.seq }
+            _ = try storeStep { try store.deleteSnapshots(name: projection.name, where: { $0.seq != anchor }) }
             let runner = try ProjectionRunner(store: store, projection: projection, warn: warn)
             let applied = try runner.catchUp()
             try runner.saveSnapshot()
             return applied
         }
+        saveAt = { store, seq throws(ProjectionError) in
+            try Replay(store: store, projection: projection).save(try Replay(store: store, projection: projection).state(at: seq), at: seq)
+        }
+    }
+
+    /// Saves the projection's state after event `seq` as a snapshot (for retention, before the
+    /// events up to `seq` leave the store).
+    public func saveSnapshot(at seq: UInt64, in store: EventStore) throws(ProjectionError) {
+        try saveAt(store, seq)
     }
 
     /// The canonical state after events 1 through `seq`.

@@ -21,6 +21,15 @@ public struct Replay<P: Projection>: Sendable {
 
     /// The state after events 1 through `seq` (0 gives the initial state).
     public func state(at seq: UInt64) throws(ProjectionError) -> P.State {
+        do {
+            return try replayed(at: seq)
+        } catch .store(.archived(_, let liveFrom, let location)) where seq < liveFrom - 1 {
+            // Named by the point asked for, not the first event the replay missed.
+            throw .store(.archived(seq: seq, liveFrom: liveFrom, location: location))
+        }
+    }
+
+    private func replayed(at seq: UInt64) throws(ProjectionError) -> P.State {
         var (state, position, damaged) = try restore(atOrBefore: seq)
         // Each damaged snapshot passed on the way is a snapshot point: rewritten, as it is
         // reached, with the state replayed from the log.

@@ -44,12 +44,12 @@ struct RestoreCommand: ParsableCommand {
     @Option(help: "The backup directory (data.mdb and manifest.json).") var from: String
     @Option(help: "Where to create the restored store (must not exist).") var to: String
     @Flag(name: .customLong("keep-replica"), help: "Keep the backup's replica id.") var keepReplica = false
-    @Option(help: "Shipped segments (recoveryctl ship) to replay after the base backup.") var segments: String?
+    @Option(help: "A directory of segments (recoveryctl ship or archive) to replay after the base backup (repeatable).") var segments: [String] = []
 
     func run() throws {
         let (manifest, replica) = try backupCall { try EventStore.restore(from: from, to: to, keepReplica: keepReplica, options: GlobalArguments.options) }
         print("restored \(manifest.headSeq) events (head \(manifest.headHash.hex.prefix(16))) to \(to); chain verified")
-        if let segments {
+        if !segments.isEmpty {
             var options = GlobalArguments.options
             options.create = false
             let store = try storeCall { try EventStore.open(at: to, options: options) }

@@ -5,10 +5,12 @@ import Healing
 import Replication
 import Trust
 import Projections
+import RecoveryEngine
 
 /// The projections recoveryctl knows by name.
 enum Catalog {
-    static let projections = ProjectionRegistry.generic.adding(ProjectionRegistry.healing()).adding([RegisteredProjection(ReplicatedStateProjection()), RegisteredProjection(CertificatesProjection())])
+    static let projections = ProjectionRegistry.generic.adding(ProjectionRegistry.healing()).adding([RegisteredProjection(ReplicatedStateProjection()), RegisteredProjection(CertificatesProjection()),
+                                                                                                             RegisteredProjection(MetricsProjection())])
 }
 
 /// Warnings (a damaged snapshot that was rebuilt, say) go to stderr, apart from the output.

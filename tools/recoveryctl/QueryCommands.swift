@@ -19,6 +19,7 @@ struct Query: ParsableCommand {
     func run() throws {
         let query = try filters.makeQuery()
         let store = try global.openExisting()
+        try noteArchives(of: store, from: query.fromSeq)
         var keys: [String] = []
         if format == .csv {
             // A first pass finds the payload keys so every row has the same columns.

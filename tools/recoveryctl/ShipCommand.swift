@@ -7,20 +7,23 @@ import Foundation
 enum Segments {
     static let stateFile = "shipped.json"
 
-    /// `segment-FIRST-LAST.jsonl`, zero-padded so that names sort in log order.
-    static func name(first: UInt64, last: UInt64) -> String { String(format: "segment-%020llu-%020llu.jsonl", first, last) }
-
-    /// The segment files of `directory`, in log order.
-    static func files(in directory: String) throws -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { throw CLIFailure.usage("cannot read \(directory)") }
-        return names.filter { $0.hasPrefix("segment-") && $0.hasSuffix(".jsonl") }.sorted().map { directory + "/" + $0 }
+    /// The segment files of `directories` (shipped and archived ones may sit in different
+    /// places), in log order.
+    static func files(in directories: [String]) throws -> [String] {
+        var files: [(name: String, path: String)] = []
+        for directory in directories {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { throw CLIFailure.usage("cannot read \(directory)") }
+            files += names.filter { $0.hasPrefix("segment-") && $0.hasSuffix(".jsonl") }.map { ($0, directory + "/" + $0) }
+        }
+        return files.sorted { $0.name < $1.name }.map(\.path)
     }
 
     /// Appends the segments after `store`'s head, each checked first: its lines verify, its
     /// first prev is the store's head hash, and the store's new head is the segment's last hash.
-    static func apply(_ directory: String, to store: EventStore) throws -> (segments: Int, events: Int) {
+    static func apply(_ directories: [String], to store: EventStore) throws -> (segments: Int, events: Int) {
         var applied = (segments: 0, events: 0)
-        for file in try files(in: directory) {
+        let archivedThrough = try storeCall { try store.archiveAnchor() }
+        for file in try files(in: directories) {
             var events: [Event] = []
             var verifier = ExportVerifier()
             try forEachLine(of: file) { line in
@@ -32,8 +35,10 @@ enum Segments {
             }
             let head = try storeCall { try store.head() }
             if last.seq <= head.seq {
-                // Already in the base backup, if it is the same log.
-                guard try storeCall({ try store.event(at: last.seq) })?.hash == last.hash else {
+                // Already in the base backup, if it is the same log; or archived from it.
+                if let archivedThrough, last.seq < archivedThrough.seq { continue }
+                let stored = last.seq == archivedThrough?.seq ? archivedThrough?.hash : try storeCall({ try store.event(at: last.seq) })?.hash
+                guard stored == last.hash else {
                     throw CLIFailure(code: 1, message: "\(file) does not continue this store's chain: its seq \(last.seq) is another event (a segment of another store)")
                 }
                 continue
@@ -80,28 +85,27 @@ struct ShipCommand: ParsableCommand {
                   case .int(let seq)? = value["seq"], seq >= 0, let hash = value["hash"]?.stringValue.flatMap(Digest.init(hex:)) else {
                 throw CLIFailure.usage("\(to)/\(Segments.stateFile) belongs to another store or is malformed")
             }
-            guard try storeCall({ try store.event(at: UInt64(seq)) })?.hash == hash else {
+            let anchor = try storeCall { try store.archiveAnchor() }
+            let archived = anchor.map { UInt64(seq) <= $0.seq } ?? false
+            let shipped = archived ? hash : try storeCall({ try store.event(at: UInt64(seq)) })?.hash
+            guard shipped == hash else {
                 throw CLIFailure(code: 1, message: "the last shipped event (seq \(seq)) is not this store's: refusing to ship")
             }
             after = UInt64(seq)
+        }
+        if let anchor = try storeCall({ try store.archiveAnchor() }), anchor.seq > after {
+            // The events between are no longer here: they are in the archive.
+            try noteArchives(of: store, from: after + 1)
+            after = anchor.seq
         }
         let head = try storeCall { try store.head() }
         guard head.seq > after else {
             print("nothing to ship: shipped through seq \(after)")
             return
         }
-        let name = Segments.name(first: after + 1, last: head.seq)
-        let temporary = to + "/." + name + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
-            throw CLIFailure(code: 1, message: "cannot write in \(to)")
-        }
-        var printer = EventPrinter(format: .jsonl, sink: OutputSink(handle: handle))
-        try storeCall { try store.read(from: after + 1, to: head.seq).forEach { printer.print($0) } }
-        printer.end()
-        try? handle.close()
-        guard rename(temporary, to + "/" + name) == 0 else { throw CLIFailure(code: 1, message: "cannot name the segment in \(to)") }
+        let segment = try storeCall { try LogSegment.write(store, first: after + 1, last: head.seq, into: to) }
+        print("shipped seq \(after + 1) .. \(head.seq) to \(segment.path)")
         let state = JSONWriter.encode(["replica_id": .string(store.replicaID), "seq": .int(Int64(clamping: head.seq)), "hash": .string(head.hash.hex)])
         try writeAtomically(to + "/" + Segments.stateFile, Array((state + "\n").utf8))
-        print("shipped seq \(after + 1) .. \(head.seq) to \(to)/\(name)")
     }
 }

@@ -36,9 +36,11 @@ struct Verify: ParsableCommand {
                 "anchors_checked": .int(Int64(report.anchorsChecked)), "problems": .array(problems),
             ]
             if let first = report.firstBadSeq { object["first_bad_seq"] = .int(Int64(first)) }
+            if let anchor = report.archiveAnchor { object["archive_anchor"] = .map(["seq": .int(Int64(clamping: anchor.seq)), "hash": .string(anchor.hash.hex)]) }
             print(JSONWriter.encode(.map(object)))
         case .text:
             print("events checked: \(report.eventsChecked)")
+            if let anchor = report.archiveAnchor { print("from the archive anchor: \(anchor) (the events up to it are archived)") }
             print("head: \(report.headSeq):\(report.headHash.hex)")
             print("index checkpoint: \(report.indexCheckpoint) (lag \(report.indexLag))")
             if report.anchorsChecked > 0 { print("anchors checked: \(report.anchorsChecked)") }
@@ -104,25 +106,13 @@ extension Verify {
 /// chunks: constant memory for a file of any size.
 func forEachLine(of path: String, chunk observe: ([UInt8]) -> Void = { _ in }, _ body: ([UInt8]) throws -> Void) throws {
     guard FileManager.default.isReadableFile(atPath: path) else { throw CLIFailure.usage("cannot read \(path)") }
-    // A record is at most 4 MiB of CBOR; its JSON line may be a few times that.
-    let limit = 4 * NewEvent.maximumRecordBytes
-    var pending: [UInt8] = []
     do {
-        try FileChunks.forEach(path, chunk: 1 << 20) { chunk in
-            observe(chunk)
-            pending.append(contentsOf: chunk)
-            var start = 0
-            while let newline = pending[start...].firstIndex(of: 0x0A) {
-                try body(Array(pending[start..<newline]))
-                start = newline + 1
-            }
-            pending.removeFirst(start)
-            guard pending.count <= limit else { throw CLIFailure(code: 2, message: "\(path): a line longer than \(limit) bytes") }
-        }
+        try FileLines.forEach(path, chunk: observe, body)
+    } catch let error as FileLines.TooLong {
+        throw CLIFailure(code: 2, message: error.description)
     } catch let error as StoreError {
         throw CLIFailure(code: 2, message: "cannot read \(path): \(error)")
     }
-    if !pending.isEmpty { try body(pending) }
 }
 
 /// SHA-256 of a file's bytes, read in chunks.

@@ -33,6 +33,7 @@ struct TimelineCommand: ParsableCommand {
             }
             defer { for store in opened { store.close() } }
             let query = try filters.makeQuery()
+            for store in opened { try noteArchives(of: store, from: query.fromSeq) }
             var sink = OutputSink()
             if let output {
                 sink = try OutputSink(creating: output)
@@ -174,6 +175,7 @@ enum TimelineSentence {
         case "crdt.synced": return "Synced with \(text("peer"))"
         case "store.backup": return "Store backed up through seq \(text("head_seq")) to \(text("to"))"
         case "store.drill": return "Disaster-recovery drill: verified \(text("verified")), digests match \(text("digests_match"))"
+        case "store.archived": return "Events \(text("first_seq")) to \(text("through_seq")) archived to \(text("archive"))"
         default: return "\(e.type) on \(e.stream)"
         }
     }

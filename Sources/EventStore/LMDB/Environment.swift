@@ -296,6 +296,21 @@ struct Transaction {
         return true
     }
 
+    /// Deletes one key/value pair of a dupsort database; returns false when it was not there.
+    @discardableResult
+    func delete(_ dbi: MDB_dbi, _ key: [UInt8], _ value: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { k in
+            try value.withUnsafeBytes { v in
+                var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                let rc = mdb_del(handle, dbi, &kv, &vv)
+                if rc == MDB_NOTFOUND { return false }
+                try Environment.check(rc, "deleting", path: path)
+                return true
+            }
+        }
+    }
+
     func cursor(_ dbi: MDB_dbi) throws -> Cursor {
         var c: OpaquePointer?
         try Environment.check(mdb_cursor_open(handle, dbi, &c), "opening a cursor", path: path)

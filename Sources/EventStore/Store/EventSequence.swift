@@ -323,12 +323,16 @@ extension EventStore {
         EventSequence(store: self, query: EventQuery(stream: stream, fromVersion: version))
     }
 
-    /// The event at `seq`, or nil when there is none.
+    /// The event at `seq`, or nil when there is none; `StoreError.archived` when retention moved
+    /// it to an archive.
     public func event(at seq: UInt64) throws(StoreError) -> Event? {
         try storeCall {
             try env.read { txn in
                 let key = Key.seq(seq)
-                guard let record = try key.withUnsafeBytes({ try txn.get(txn.dbs.events, $0) }) else { return nil }
+                guard let record = try key.withUnsafeBytes({ try txn.get(txn.dbs.events, $0) }) else {
+                    if let archived = try ArchiveMarks.error(reading: seq, txn) { throw archived }
+                    return nil
+                }
                 return try Record.decode(record, expectedSeq: seq)
             }
         }

@@ -287,6 +287,10 @@ struct Head {
             }
             head.seq = try Key.readUInt64(last.key)
             head.hash = hash
+        } else if let anchor = try ArchiveMarks.load(txn).last {
+            // Every live event was archived: the log goes on from the anchor.
+            head.seq = anchor.throughSeq
+            head.hash = anchor.hash
         }
         if let stored = try txn.get(txn.dbs.meta, Key.text("hlc")) {
             guard let clock = Head.decodeClock(stored) else { throw StoreError.corrupt(seq: 0, "malformed stored clock") }

@@ -27,3 +27,35 @@ public enum FileChunks {
         }
     }
 }
+
+/// Reads a file's lines (without their newline) in large chunks: constant memory for a file
+/// of any size, with a bound on one line.
+public enum FileLines {
+    /// A line longer than the bound.
+    public struct TooLong: Error, Sendable, CustomStringConvertible {
+        public let path: String
+        public let limit: Int
+        public var description: String { "\(path): a line longer than \(limit) bytes" }
+    }
+
+    /// A record is at most 4 MiB of CBOR; its JSON line may be a few times that.
+    public static let defaultLimit = 4 * NewEvent.maximumRecordBytes
+
+    /// Calls `body` with each line; `observe` sees each chunk as read (to hash the file).
+    public static func forEach(_ path: String, limit: Int = defaultLimit, chunk observe: ([UInt8]) -> Void = { _ in },
+                               _ body: ([UInt8]) throws -> Void) throws {
+        var pending: [UInt8] = []
+        try FileChunks.forEach(path, chunk: 1 << 20) { chunk in
+            observe(chunk)
+            pending.append(contentsOf: chunk)
+            var start = 0
+            while let newline = pending[start...].firstIndex(of: 0x0A) {
+                try body(Array(pending[start..<newline]))
+                start = newline + 1
+            }
+            pending.removeFirst(start)
+            guard pending.count <= limit else { throw TooLong(path: path, limit: limit) }
+        }
+        if !pending.isEmpty { try body(pending) }
+    }
+}

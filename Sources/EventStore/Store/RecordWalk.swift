@@ -8,8 +8,8 @@ extension Transaction {
     }
 
     /// Visits the stored records from `first` towards `last` (either direction), at most
-    /// `limit` of them, in this transaction. Positions are dense, so a missing one is
-    /// corruption. `body` gets each seq and record, valid in this transaction only, and returns
+    /// `limit` of them, in this transaction. Positions are dense from the archive anchor on, so a
+    /// missing one is corruption (or archived, said so). `body` gets each seq and record, valid in this transaction only, and returns
     /// false to stop. The one cursor walk behind scans, parallel chunks and the writer's tail.
     func walkRecords(from first: UInt64, to last: UInt64, limit: Int = .max,
                      _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws -> RecordWalk {
@@ -21,6 +21,7 @@ extension Transaction {
         var visited = 0
         while true {
             guard let (key, record) = entry, try Key.readUInt64(key) == seq else {
+                if let archived = try ArchiveMarks.error(reading: seq, self) { throw archived }
                 throw StoreError.corrupt(seq: seq, "the log has no record at this position")
             }
             visited += 1

@@ -48,8 +48,8 @@ extension EventStore {
         try saveSnapshots(name: name, version: version, [(seq, state, try Digest.sha256(state))])
     }
 
-    /// Saves several states of projection `name` and moves its checkpoint to the newest of
-    /// them, in one transaction (one commit for a replay that passed several snapshot points).
+    /// Saves several states of projection `name` and moves its checkpoint on to the newest of
+    /// them (never back), in one transaction (one commit for a replay that passed several snapshot points).
     /// Each state comes with its SHA-256 `digest`, which the caller has already computed (a
     /// projection's encoded state carries it); a wrong one makes the snapshot read as damaged.
     public func saveSnapshots(name: String, version: UInt32, _ states: [(seq: UInt64, state: [UInt8], digest: Digest)]) throws(StoreError) {
@@ -66,6 +66,10 @@ extension EventStore {
         try storeCall {
             try env.write { txn in
                 for (key, value) in values { try txn.put(txn.dbs.snapshots, key, value) }
+                // A snapshot saved behind the checkpoint (a repair, retention's anchor) leaves
+                // it where it is.
+                if let current = try txn.get(txn.dbs.checkpoints, Self.checkpointKey(name)), current.count == 12,
+                   Array(current[8...]) == versionBytes, try Key.readUInt64(current) > newest { return }
                 try txn.put(txn.dbs.checkpoints, Self.checkpointKey(name), Key.seq(newest) + versionBytes)
             }
         }

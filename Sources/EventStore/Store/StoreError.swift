@@ -29,6 +29,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformedEntry(String)
     /// A position or argument outside what the store holds.
     case outOfRange(String)
+    /// The position was moved out of the live store by retention (`removeArchived`): the
+    /// live log starts at `liveFrom`, and `location` is the segment that holds it.
+    case archived(seq: UInt64, liveFrom: UInt64, location: String)
     /// The store was closed.
     case closed
     case crypto(String)
@@ -55,6 +58,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .corrupt(let seq, let message): return "corrupt record at seq \(seq): \(message)"
         case .malformedEntry(let message): return "corrupt store: \(message)"
         case .outOfRange(let message): return message
+        case .archived(let seq, let liveFrom, let location):
+            return "seq \(seq) is archived: this store holds seq \(liveFrom) onwards; the archive is \(location)"
         case .closed: return "the store is closed"
         case .crypto(let message): return message
         case .io(let operation, let code, let message): return "\(operation) failed: \(message) (\(code))"
@@ -64,7 +69,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// True when the error is the caller's input, not the store's state (exit code 2 in the CLI).
     public var isBadInput: Bool {
         switch self {
-        case .storeNotFound, .notAStore, .newerFormat, .invalidEvent, .clockAhead, .batchTooLarge, .outOfRange, .readOnly:
+        case .storeNotFound, .notAStore, .newerFormat, .invalidEvent, .clockAhead, .batchTooLarge, .outOfRange, .readOnly, .archived:
             return true
         default:
             return false

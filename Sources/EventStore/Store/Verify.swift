@@ -15,6 +15,9 @@ public struct VerifyReport: Sendable, Hashable {
     public var headHash: Digest = .zero
     public var indexCheckpoint: UInt64 = 0
     public var anchorsChecked = 0
+    /// The archive anchor the chain was checked from (nil when nothing was archived): the
+    /// events up to it are in archives, checked with `verify --export`.
+    public var archiveAnchor: Anchor?
     /// Problems in log order; the first is the first bad position.
     public var problems: [Problem] = []
 
@@ -76,13 +79,17 @@ private struct Verifier {
 
     mutating func run(anchors: [Anchor]) throws -> VerifyReport {
         guard let hasher = try? SHA256Hasher() else { throw StoreError.crypto("SHA-256 is unavailable") }
-        let (head, checkpoint) = try env.read { txn in (try Head.load(txn), try IndexBuilder.checkpoint(txn)) }
+        let (head, checkpoint, archives) = try env.read { txn in
+            (try Head.load(txn), try IndexBuilder.checkpoint(txn), try ArchiveMarks.load(txn))
+        }
         report.headSeq = head.seq
         report.headHash = head.hash
         report.indexCheckpoint = checkpoint
+        report.archiveAnchor = archives.last.map { Anchor(seq: $0.throughSeq, hash: $0.hash) }
         if checkpoint > head.seq { problem(0, "index checkpoint \(checkpoint) is beyond the head \(head.seq)") }
-        var expectedPrev = Digest.zero
-        var next: UInt64 = 1
+        // The chain is checked from the archive anchor: the first live event links to it.
+        var expectedPrev = report.archiveAnchor?.hash ?? .zero
+        var next: UInt64 = (report.archiveAnchor?.seq ?? 0) + 1
         while next <= head.seq {
             let start = next
             next = try env.read { txn in
@@ -93,6 +100,14 @@ private struct Verifier {
         try env.read { txn in try checkTotals(txn, startCheckpoint: min(checkpoint, head.seq), head: head.seq) }
         for anchor in anchors {
             report.anchorsChecked += 1
+            if let archive = archives.first(where: { $0.firstSeq <= anchor.seq && anchor.seq <= $0.throughSeq }) {
+                if anchor.seq != archive.throughSeq {
+                    problem(anchor.seq, "anchor \(anchor.seq) is archived in \(archive.location): check it there with verify --export")
+                } else if anchor.hash != archive.hash {
+                    problem(anchor.seq, "anchor hash \(anchor.hash.hex) does not match the archive anchor \(archive.hash.hex)")
+                }
+                continue
+            }
             let stored = try env.read { txn -> Digest? in
                 try Key.seq(anchor.seq).withUnsafeBytes { try txn.get(txn.dbs.events, $0) }.flatMap(Record.storedHash)
             }
