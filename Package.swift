@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Healing", targets: ["Healing"]),
         .library(name: "Replication", targets: ["Replication"]),
         .library(name: "Trust", targets: ["Trust"]),
+        .library(name: "Policies", targets: ["Policies"]),
         .library(name: "RecoveryEngine", targets: ["RecoveryEngine"]),
         .library(name: "MeshSimulation", targets: ["MeshSimulation"]),
         .executable(name: "recoveryctl", targets: ["recoveryctl"]),
@@ -33,16 +34,18 @@ let package = Package(
         .target(name: "Replication", dependencies: ["EventStore", "Projections"]),
         // SPIFFE X.509-SVID validation (issue 15); so far the SPIFFE ID parser.
         .target(name: "Trust", dependencies: ["EventStore", "Projections", "COpenSSL"]),
-        .target(name: "RecoveryEngine", dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust"]),
+        // Zero-trust policies: versioned documents in the log, the built-in rule language, OPA.
+        .target(name: "Policies", dependencies: ["EventStore", "Projections"]),
+        .target(name: "RecoveryEngine", dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust", "Policies"]),
         .target(name: "MeshSimulation", dependencies: ["Healing", "EventStore", "Projections"]),
         .executableTarget(
             name: "recoveryctl",
-            dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust", "RecoveryEngine", "MeshSimulation",
+            dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust", "Policies", "RecoveryEngine", "MeshSimulation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "tools/recoveryctl"),
-        .target(name: "FuzzChecks", dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust"], path: "Fuzz/Checks"),
+        .target(name: "FuzzChecks", dependencies: ["EventStore", "Projections", "Healing", "Replication", "Trust", "Policies"], path: "Fuzz/Checks"),
         // A child process that appends until it is killed; the crash-safety tests drive it.
         .executableTarget(name: "StoreCrashHelper", dependencies: ["EventStore"], path: "Tests/StoreCrashHelper"),
         // Shared by the test targets: temporary directories and the projection determinism check
@@ -54,6 +57,7 @@ let package = Package(
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "EventStore", "Projections", "TestKit"]),
         .testTarget(name: "RecoveryEngineTests", dependencies: ["RecoveryEngine", "Healing", "Replication", "Trust", "MeshSimulation", "EventStore", "Projections", "TestKit"]),
         .testTarget(name: "TrustTests", dependencies: ["Trust", "Healing", "EventStore", "Projections", "TestKit"]),
+        .testTarget(name: "PoliciesTests", dependencies: ["Policies", "Healing", "RecoveryEngine", "EventStore", "Projections", "TestKit"]),
         .testTarget(name: "HealingTests", dependencies: ["Healing", "MeshSimulation", "Projections", "EventStore", "TestKit"]),
     ],
     swiftLanguageModes: [.v6]

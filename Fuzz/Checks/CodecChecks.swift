@@ -1,4 +1,5 @@
 @_spi(Fuzzing) import EventStore
+import Policies
 import Healing
 
 extension FuzzCheck {
@@ -114,6 +115,43 @@ extension FuzzCheck {
         return ["[]", "[{\"first\":1,\"through\":10,\"hash\":\"\(digest)\",\"location\":\"/a/segment.jsonl\",\"sha256\":\"\(digest)\",\"time\":\"2026-12-05T08:00:00Z\"}]",
                 "[{\"first\":1,\"through\":10,\"hash\":\"\(digest)\",\"location\":\"a\",\"sha256\":\"\(digest)\",\"time\":\"2026-12-05T08:00:00Z\"},{\"first\":12,\"through\":20,\"hash\":\"\(digest)\",\"location\":\"b\",\"sha256\":\"\(digest)\",\"time\":\"2026-12-05T08:00:00Z\"}]",
                 "{\"first\":0}"].map { Array($0.utf8) }
+    })
+
+    /// A policy document (`policy publish`, `policy.published` from a peer): a typed error
+    /// naming paths, or a document that publishes back to itself and evaluates without trapping.
+    public static let policyDocument = FuzzCheck(name: "policy-document", check: { bytes throws(FuzzFinding) in
+        let document: PolicyDocument
+        do throws(DocumentErrors) { document = try PolicyDocument(json: bytes) } catch {
+            try require(!error.errors.isEmpty && error.errors.allSatisfy { $0.path.hasPrefix("$") }, "a refusal without a path: \(error)")
+            return
+        }
+        let again = try? PolicyDocument(json: Array(JSONWriter.encode(document.source).utf8))
+        try require(again == document, "the document does not read back the same from its canonical JSON")
+        let input = PolicyInput.action(id: "a", kind: "scale", target: "service/api", labels: ["to": "3"], correlation: nil, incidentActions: 0,
+                                       at: Timestamp(nanoseconds: 1_795_932_480_000_000_000))
+        let decision = RuleEvaluator().decide(input, document)
+        try require(decision.rule == "default" || document.rules.contains { $0.id == decision.rule }, "decided by a rule the document lacks")
+    }, seeds: {
+        [#"{"policy":"p","rules":[{"id":"a","effect":"allow","when":{"subject":"action","target":"service/*","labels":{"to":"?"}}}]}"#,
+         #"{"policy":"p","rules":[{"id":"d","effect":"deny","when":{"kind":["scale"],"time":{"days":["fri"],"from":"23:00","to":"01:00"},"incident":{"min_actions":3}}}]}"#,
+         #"{"policy":"p","rules":[{"id":"x","effect":"maybe","when":{"kind":["fly"]}}],"extra":true}"#,
+         #"{"policy":"p","rules":[{"id":"peer","effect":"allow","when":{"subject":"peer","spiffe_id":"spiffe://a/*","verdict":["trusted"],"operation":["sync"]}}]}"#]
+            .map { Array($0.utf8) }
+    })
+
+    /// An answer from OPA's Data API: a decision, allowed only for a boolean `allow` in a result.
+    public static let opaAnswer = FuzzCheck(name: "opa-answer", check: { bytes throws(FuzzFinding) in
+        let decision = OPAEvaluator.decision(fromAnswer: bytes)
+        if decision.allowed {
+            guard let value = try? JSONParser.parse(bytes), case .bool(true)? = value["result"]?["allow"] else {
+                throw FuzzFinding("allowed by an answer whose result.allow is not true")
+            }
+        } else {
+            try require(decision.rule.count <= 128, "a rule name of \(decision.rule.count) characters")
+        }
+    }, seeds: {
+        [#"{"result":{"allow":true,"rule":"heal-services"}}"#, #"{"result":{"allow":false,"rule":"default"}}"#, "{}", #"{"result":{"allow":"yes"}}"#, "not json"]
+            .map { Array($0.utf8) }
     })
 
     /// A time given on the command line.

@@ -67,6 +67,20 @@ extension HealingEngine {
         func event(_ type: String, _ data: [String: EventValue], stream: String = "action/\(id)") -> NewEvent {
             NewEvent(type: type, stream: stream, data: .map(data), correlation: correlation)
         }
+        if let policy = config.actionPolicy {
+            let incident = correlation.map { c in knowledge.actions.values.filter { $0.correlation == c }.count } ?? 0
+            let request = ActionRequest(actionID: id, kind: action.kind.rawValue, target: action.target, labels: action.policyLabels,
+                                        correlation: correlation, incidentActions: max(0, incident), time: now)
+            let verdict = await policy.decide(request)
+            if let record = verdict.record { pending.append(record) }
+            guard verdict.allowed else {
+                try await record(after: &pending, [event(HealingEvent.actionRejected, [
+                    "action": .string(id), "reason": "policy_denied", "policy": .string(verdict.policy),
+                    "policy_version": .int(Int64(verdict.version)), "rule": .string(verdict.rule),
+                ])])
+                return .rejected(reason: "policy_denied")
+            }
+        }
         if let peer = action.admittedPeer, let trust = config.peerTrust {
             let standing = trust.standing(of: peer, at: now)
             if standing.verdict == .untrusted {

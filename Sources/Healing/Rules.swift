@@ -86,6 +86,9 @@ public struct HealingConfig: Sendable {
     /// Asked before an action sends traffic to a peer or lets one back in; an untrusted peer
     /// rejects the action (`peer_untrusted`). Nil: no certificate checks.
     public var peerTrust: (any PeerTrust)?
+    /// Asked before every action runs; a deny rejects it (`policy_denied`), and the decision
+    /// is recorded with the action. Nil: no policy checks.
+    public var actionPolicy: (any ActionPolicy)?
     /// Told of each action that took effect (nil: nobody).
     public var effectListener: (any EffectListener)?
 

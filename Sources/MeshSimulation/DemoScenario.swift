@@ -10,6 +10,8 @@ public struct DemoScenario: Sendable {
     public let nodeCount: Int
     /// Simulated seconds per MAPE-K cycle.
     public let tickSeconds: Int64 = 5
+    /// A policy every action must pass (nil: none).
+    public var actionPolicy: (any ActionPolicy)?
 
     public init(seed: UInt64 = 1, nodes: Int = 6) {
         self.seed = seed
@@ -59,6 +61,7 @@ public struct DemoScenario: Sendable {
         let names = nodeNames
         var config = HealingConfig(seed: seed, regions: Self.regions, alternateRoutes: ["api": [names[0], names[1]], "db": [names[0], names[1]]])
         config.agent = "agent-\(String(seed, radix: 16))"
+        config.actionPolicy = actionPolicy
         return config
     }
 

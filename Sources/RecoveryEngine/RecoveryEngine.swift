@@ -1,5 +1,6 @@
 import EventStore
 import Healing
+import Policies
 import Projections
 import Replication
 import Trust
@@ -16,6 +17,10 @@ public struct EngineConfiguration: Sendable {
     public var peerIdentity: @Sendable (String) -> String = { "spiffe://mesh.local/node/\($0)" }
     /// The replicated set, in map `mesh`, that quarantines decided by any node are written to.
     public var quarantineSet = "quarantined"
+    /// The policy every action must pass (its active version, from the log); nil: none.
+    public var actionPolicy: String?
+    /// How policies are evaluated: the built-in rules, or OPA (`OPAEvaluator`).
+    public var policyEvaluator: any PolicyEvaluator = RuleEvaluator()
 
     public init() {}
 }
@@ -61,6 +66,9 @@ public final class RecoveryEngine: Sendable {
             var healingConfig = configuration.healing
             healingConfig.peerTrust = StandingsPeerTrust(standings: standings, identity: configuration.peerIdentity)
             healingConfig.effectListener = ReplicatedQuarantine(replica: replica, set: configuration.quarantineSet)
+            if let policy = configuration.actionPolicy {
+                healingConfig.actionPolicy = PolicyGate(book: try PolicyBook(store: store, evaluator: configuration.policyEvaluator), policy: policy)
+            }
             let healing = try await HealingEngine.open(store: store, config: healingConfig, actuator: actuator, sleeper: sleeper)
             let trust = configuration.trust.map { TrustRecorder(store: store, validator: $0) }
             return RecoveryEngine(store: store, healing: healing, replica: replica, responder: responder, trust: trust, standings: standings,

@@ -25,9 +25,9 @@ struct AuditCommand: ParsableCommand {
             events = try storeCall { try store.read(stream: "action/\(action)").collect() }
             guard !events.isEmpty else { throw CLIFailure.usage("no action \(action) in the log") }
             title = "action \(action)"
-            // The limiter and breaker decisions that name it.
-            events += try storeCall {
-                try store.query(EventQuery(type: HealingEvent.rateLimitThrottled)).collect().filter { $0.data["action"]?.stringValue == action }
+            // The limiter and policy decisions that name it.
+            for type in [HealingEvent.rateLimitThrottled, "policy.decision"] {
+                events += try storeCall { try store.query(EventQuery(type: type)).collect().filter { $0.data["action"]?.stringValue == action } }
             }
         } else {
             events = try storeCall { try store.query(EventQuery(correlation: correlation)).collect() }
@@ -86,7 +86,7 @@ struct CausalTree {
         let d = e.data
         var facts: [String] = []
         for key in ["symptom", "service", "node", "kind", "target", "attempt", "reason", "breaker", "from", "to", "limiter", "error",
-                    "verdict", "spiffe_id", "duration_ms"] {
+                    "verdict", "spiffe_id", "duration_ms", "policy", "version", "policy_version", "result", "rule"] {
             if let value = d[key], value != .null { facts.append("\(key)=\(value.stringValue ?? JSONWriter.encode(value))") }
         }
         if case .array(let reasons)? = d["reasons"], !reasons.isEmpty { facts.append("reasons=" + reasons.compactMap(\.stringValue).joined(separator: ",")) }

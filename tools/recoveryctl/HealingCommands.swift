@@ -2,6 +2,8 @@ import ArgumentParser
 import EventStore
 import Foundation
 import Healing
+import Policies
+import RecoveryEngine
 import MeshSimulation
 import Projections
 
@@ -62,16 +64,24 @@ struct DemoCommand: AsyncRun {
     @OptionGroup var global: GlobalArguments
     @Option(help: "Seeds node names, ids and retry jitter.") var seed: UInt64 = 1
     @Option(help: "Mesh nodes (at least 3).") var nodes: Int = 6
+    @Option(help: "A policy document (e.g. policies/mesh.json) every action must pass: published and activated in the demo store first.") var policy: String?
 
     func runAsync() async throws {
         guard (3...1000).contains(nodes) else { throw CLIFailure.usage("--nodes must be between 3 and 1000, not \(nodes)") }
+        let document = try policy.map(readPolicyDocument)
         let path = freshStorePath(global.storePath)
         if path != global.storePath { print("note: \(global.storePath) already holds a store; this run uses \(path)\n") }
-        let scenario = DemoScenario(seed: seed, nodes: nodes)
+        var scenario = DemoScenario(seed: seed, nodes: nodes)
         let clock = ManualClock(DemoScenario.start)
         let store: EventStore
         do { store = try EventStore.open(at: path, options: scenario.storeOptions(clock: clock)) } catch { throw CLIFailure(error) }
         defer { store.close() }
+        if let document {
+            let book = try policyCall { try PolicyBook(store: store) }
+            let version = try policyCall { try book.publish(document).version }
+            try policyCall { try book.activate(document.name, version: version) }
+            scenario.actionPolicy = PolicyGate(book: book, policy: document.name)
+        }
         let mesh = scenario.makeMesh(clock: clock)
         let result = try await healingCall { try await scenario.run(store: store, clock: clock, mesh: mesh) }
         try Timeline.print(store: store)

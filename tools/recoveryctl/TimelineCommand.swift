@@ -175,6 +175,12 @@ enum TimelineSentence {
         case "crdt.synced": return "Synced with \(text("peer"))"
         case "store.backup": return "Store backed up through seq \(text("head_seq")) to \(text("to"))"
         case "store.drill": return "Disaster-recovery drill: verified \(text("verified")), digests match \(text("digests_match"))"
+        case "policy.published": return "Policy \(text("policy")) version \(text("version")) published"
+        case "policy.activated": return "Policy \(text("policy")) version \(text("version")) activated"
+        case "policy.decision":
+            let input = d["input"]
+            let asked = input?["subject"] == "peer" ? "peer \(input?["peer"]?["spiffe_id"]?.stringValue ?? "?")" : "\(input?["action"]?["kind"]?.stringValue ?? "?") on \(input?["action"]?["target"]?.stringValue ?? "?")"
+            return "Policy \(text("policy")) version \(text("version")): \(text("result")) \(asked) (rule \(text("rule")))"
         case "store.archived": return "Events \(text("first_seq")) to \(text("through_seq")) archived to \(text("archive"))"
         default: return "\(e.type) on \(e.stream)"
         }
@@ -190,6 +196,8 @@ enum TimelineSentence {
         case HealingEvent.actionRejected: return "Action Refused"
         case HealingEvent.breakerTransitioned: return "Breaker Transition"
         case "cert.verdict": return "Certificate Validated"
+        case "policy.decision": return "Policy Decided"
+        case "policy.published", "policy.activated": return "Policy Changed"
         default: return "Event Recorded"
         }
     }

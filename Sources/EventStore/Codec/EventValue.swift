@@ -46,7 +46,7 @@ public enum EventValue: Sendable, Hashable {
     }
 
     /// The JSON type name, for error messages.
-    var kindName: String {
+    public var kindName: String {
         switch self {
         case .null: return "null"
         case .bool: return "boolean"
