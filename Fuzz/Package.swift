@@ -6,7 +6,7 @@ import PackageDescription
 
 // The main package's identity is the name of the folder it is cloned into.
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
-let targets = ["import-line", "export-line", "cbor", "record", "snapshot", "projections", "time-argument", "archive-marks", "policy-document", "opa-answer", "sync-binary", "sync-json", "spiffe-id", "certificate", "crl", "ocsp-response"]
+let targets = ["import-line", "export-line", "cbor", "record", "snapshot", "projections", "time-argument", "archive-marks", "policy-document", "opa-answer", "runbook-document", "sync-binary", "sync-json", "spiffe-id", "certificate", "crl", "ocsp-response"]
 
 let package = Package(
     name: "RecoveryEngineFuzz",

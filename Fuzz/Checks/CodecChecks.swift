@@ -139,6 +139,29 @@ extension FuzzCheck {
             .map { Array($0.utf8) }
     })
 
+    /// A runbook document (`runbook publish`, `runbook.published` from a peer): a typed error
+    /// naming paths, or a runbook that reads back the same and plans without trapping.
+    public static let runbookDocument = FuzzCheck(name: "runbook-document", check: { bytes throws(FuzzFinding) in
+        let runbook: RunbookDocument
+        do throws(DocumentErrors) { runbook = try RunbookDocument(json: bytes) } catch {
+            try require(!error.errors.isEmpty && error.errors.allSatisfy { $0.path.hasPrefix("$") }, "a refusal without a path: \(error)")
+            return
+        }
+        let again = try? RunbookDocument(json: Array(JSONWriter.encode(runbook.source).utf8))
+        try require(again == runbook, "the runbook does not read back the same from its canonical JSON")
+        try require(!runbook.steps.isEmpty && runbook.steps.count <= 32, "\(runbook.steps.count) steps")
+        let scope: [String: EventValue] = ["symptom": "s", "service": "api", "node": "n", "value": 0.5, "region": "a", "next_region": "b",
+                                           "replicas": .int(Int64.max), "route": "r", "next_route": "q"]
+        for step in runbook.steps {
+            for case .string(let text) in step.params.values { _ = RunbookTemplate.render(text, scope: scope) }
+        }
+    }, seeds: {
+        [#"{"runbook":"r","match":{"symptom":"high_error_rate","labels":{"service":"svc-*"},"threshold":{"above":0.5}},"steps":[{"action":"scale","params":{"service":"{{service}}","from":"{{replicas}}","to":"{{replicas+1}}"},"on_failure":"rollback"}],"limits":{"max_concurrent":2,"cooldown_s":60}}"#,
+         #"{"runbook":"r","match":{"symptom":"node_unavailable","on":"cleared","node_quarantined":true},"steps":[{"action":"release","params":{"node":"{{node}}"}}],"tests":[{"name":"t","symptom":"node_unavailable","node":"a","topology":{"quarantined":["a"]},"expect":[{"kind":"release","params":{"node":"a"}}]}]}"#,
+         #"{"runbook":"bad name","match":{},"steps":[{"action":"fly","params":{"x":"{{nope}}"}}]}"#]
+            .map { Array($0.utf8) }
+    })
+
     /// An answer from OPA's Data API: a decision, allowed only for a boolean `allow` in a result.
     public static let opaAnswer = FuzzCheck(name: "opa-answer", check: { bytes throws(FuzzFinding) in
         let decision = OPAEvaluator.decision(fromAnswer: bytes)

@@ -17,7 +17,7 @@ public struct FuzzCheck: Sendable {
     public let seeds: @Sendable () -> [[UInt8]]
 
     /// Every target, by name.
-    public static let all: [FuzzCheck] = [.importLine, .exportLine, .cbor, .record, .snapshot, .projections, .timeArgument, .archiveMarks, .policyDocument, .opaAnswer, .syncBinary, .syncJSON, .spiffeID, .certificate, .crl, .ocspResponse]
+    public static let all: [FuzzCheck] = [.importLine, .exportLine, .cbor, .record, .snapshot, .projections, .timeArgument, .archiveMarks, .policyDocument, .opaAnswer, .runbookDocument, .syncBinary, .syncJSON, .spiffeID, .certificate, .crl, .ocspResponse]
 
     public static func named(_ name: String) -> FuzzCheck? { all.first { $0.name == name } }
 }

@@ -29,6 +29,8 @@ struct PlanContext: Sendable {
     var compensates: String?
     /// The rate-limit key: the action kind, or `rollback` for compensations.
     var limiterKey: String
+    /// The runbook run and step this action is, when a runbook planned it.
+    var step: RunStep? = nil
 }
 
 extension HealingEngine {
@@ -48,15 +50,22 @@ extension HealingEngine {
         // The inverse as the topology stands now, before the action runs.
         if let inverse = knowledge.topology.inverse(of: action) { data["inverse"] = inverse.document }
         if let compensates = context.compensates { data["compensates"] = .string(compensates) }
+        if let step = context.step {
+            data["runbook"] = .string(step.runbook)
+            data["run"] = .string(step.run)
+            data["step"] = .int(Int64(step.step))
+        }
         // The plan is committed together with the first decision about it (started or
         // rejected): one durable commit fewer per action, and nothing is acted on unrecorded.
         let planned = NewEvent(type: HealingEvent.actionPlanned, stream: "action/\(id)", data: .map(data),
                                causation: context.causation, correlation: context.correlation)
-        let outcome = try await execute(action, id: id, limiterKey: context.limiterKey, correlation: context.correlation, planned: planned)
+        let outcome = try await execute(action, id: id, limiterKey: context.limiterKey, correlation: context.correlation, planned: planned,
+                                        budgetMilliseconds: context.step?.budgetMilliseconds)
         return (id, outcome)
     }
 
-    func execute(_ action: Action, id: String, limiterKey: String, correlation: String?, planned: NewEvent) async throws(HealingError) -> ActionOutcome {
+    func execute(_ action: Action, id: String, limiterKey: String, correlation: String?, planned: NewEvent,
+                 budgetMilliseconds: Int? = nil) async throws(HealingError) -> ActionOutcome {
         // Knowledge must see the plan before the guards read it; it is appended with what follows.
         var pending: [NewEvent] = [planned]
         let breakerName = action.target
@@ -132,7 +141,9 @@ extension HealingEngine {
             case .failure(let failure):
                 let delay = config.retry.delay(afterAttempt: attempt, previous: previousDelay, seed: config.seed, actionID: id)
                 let elapsed = now.milliseconds(since: firstStart)
-                let retrying = config.retry.allowsRetry(afterAttempt: attempt, retryable: failure.retryable, elapsedMilliseconds: elapsed, nextDelay: delay)
+                // A runbook step's timeout bounds its retries too: none starts past it.
+                let withinBudget = budgetMilliseconds.map { elapsed + delay <= $0 } ?? true
+                let retrying = withinBudget && config.retry.allowsRetry(afterAttempt: attempt, retryable: failure.retryable, elapsedMilliseconds: elapsed, nextDelay: delay)
                 var data: [String: EventValue] = ["action": .string(id), "attempt": .int(Int64(attempt)), "error": .string(failure.message),
                                                   "retryable": .bool(failure.retryable), "duration_ms": .int(Int64(duration)),
                                                   "breaker": .string(breakerName)]

@@ -29,7 +29,10 @@ public actor HealingEngine {
                             concludingInterrupted: Bool = true) async throws(HealingError) -> HealingEngine {
         let engine = HealingEngine(store: store, config: config, actuator: actuator, sleeper: sleeper)
         try await engine.catchUp()
-        if concludingInterrupted { try await engine.concludeInterruptedActions() }
+        if concludingInterrupted {
+            try await engine.concludeInterruptedActions()
+            try await engine.concludeInterruptedRuns()
+        }
         if let topology, await !engine.knowledge.topologyDeclared {
             _ = try await engine.record([NewEvent(type: HealingEvent.topologyDeclared, stream: "topology/mesh", data: topology.document)])
         }

@@ -7,6 +7,8 @@ public enum HealingError: Error, Sendable, CustomStringConvertible, Equatable {
     case invalidAction(String)
     /// A rollback target outside the log.
     case invalidRollback(String)
+    /// A runbook or runbook version that does not exist.
+    case invalidRunbook(String)
     /// The actuator's reply could not be understood.
     case malformedActuatorReply(String)
     case store(String)
@@ -17,6 +19,7 @@ public enum HealingError: Error, Sendable, CustomStringConvertible, Equatable {
         switch self {
         case .invalidAction(let message): return "invalid action: \(message)"
         case .invalidRollback(let message): return "invalid rollback: \(message)"
+        case .invalidRunbook(let message): return message
         case .malformedActuatorReply(let message): return "malformed actuator reply: \(message)"
         case .store(let message): return message
         case .storeFailure(let error): return error.description
@@ -26,7 +29,7 @@ public enum HealingError: Error, Sendable, CustomStringConvertible, Equatable {
     /// Bad input from the caller (exit 2 in recoveryctl) rather than a problem found.
     public var isBadInput: Bool {
         switch self {
-        case .invalidAction, .invalidRollback, .malformedActuatorReply: return true
+        case .invalidAction, .invalidRollback, .invalidRunbook, .malformedActuatorReply: return true
         case .store: return false
         case .storeFailure(let error): return error.isBadInput
         }

@@ -203,12 +203,14 @@ public struct MapekProjection: Projection {
         public var incident: String
         public var eventID: String
         public var seq: UInt64
+        /// The value that crossed the threshold (runbooks may match on it).
+        public var value: Double?
     }
 
     public init() {}
     public var name: String { "mapek" }
-    /// 2: typed payloads, malformed events counted.
-    public var version: UInt32 { 2 }
+    /// 2: typed payloads, malformed events counted. 3: an active symptom keeps its value.
+    public var version: UInt32 { 3 }
     public var initialState: Tolerant<Memory> { Tolerant(Memory()) }
     public var fields: EventFields { [.payload, .links] }
 
@@ -223,7 +225,7 @@ public struct MapekProjection: Projection {
                     memory.incidents.addSaturated(1)
                 }
                 memory.active[p.trackingKey] = ActiveSymptom(symptom: p.symptom, node: p.node, service: p.service, incident: incident,
-                                                             eventID: event.id, seq: event.seq)
+                                                             eventID: event.id, seq: event.seq, value: p.value)
             }
         case HealingEvent.symptomCleared:
             state.applying(event) { memory throws(PayloadError) in
@@ -249,6 +251,6 @@ extension ProjectionRegistry {
     public static func healing(breakerConfig: BreakerConfig = BreakerConfig()) -> [RegisteredProjection] {
         [RegisteredProjection(BreakersProjection(config: breakerConfig)), RegisteredProjection(LimitersProjection()),
          RegisteredProjection(TopologyProjection()), RegisteredProjection(ActionsProjection()),
-         RegisteredProjection(MapekProjection())]
+         RegisteredProjection(MapekProjection()), RegisteredProjection(RunbooksProjection())]
     }
 }

@@ -10,12 +10,14 @@ struct Knowledge {
     let topologyProjection = TopologyProjection()
     let actionsProjection = ActionsProjection()
     let mapekProjection = MapekProjection()
+    let runbooksProjection = RunbooksProjection()
 
     var breakerStates = Tolerant<[String: BreakerState]>([:])
     var limiterWindows = Tolerant<[String: LimiterWindow]>([:])
     var topologyState = Tolerant(Topology())
     var actionRecords = Tolerant<[String: ActionRecord]>([:])
     var memory = Tolerant(MapekProjection.Memory())
+    var runbookState = Tolerant(RunbooksProjection.Runbooks())
     var position: UInt64 = 0
     var topologyDeclared = false
 
@@ -28,6 +30,7 @@ struct Knowledge {
         topologyProjection.apply(event, to: &topologyState)
         actionsProjection.apply(event, to: &actionRecords)
         mapekProjection.apply(event, to: &memory)
+        runbooksProjection.apply(event, to: &runbookState)
         if event.type == HealingEvent.topologyDeclared { topologyDeclared = true }
         position = event.seq
     }
@@ -41,6 +44,7 @@ struct Knowledge {
         k.topologyState = try Replay(store: store, projection: k.topologyProjection).state(at: seq)
         k.actionRecords = try Replay(store: store, projection: k.actionsProjection).state(at: seq)
         k.memory = try Replay(store: store, projection: k.mapekProjection).state(at: seq)
+        k.runbookState = try Replay(store: store, projection: k.runbooksProjection).state(at: seq)
         k.position = seq
         k.topologyDeclared = k.topologyState.value != Topology()
         return k
@@ -51,11 +55,12 @@ struct Knowledge {
     var topology: Topology { topologyState.value }
     var actions: [String: ActionRecord] { actionRecords.value }
     var mapek: MapekProjection.Memory { memory.value }
+    var runbooks: RunbooksProjection.Runbooks { runbookState.value }
 
     /// Malformed events skipped, by projection name (those that skipped any).
     var malformed: [String: MalformedEvents] {
         [breakersProjection.name: breakerStates.malformed, limitersProjection.name: limiterWindows.malformed,
          topologyProjection.name: topologyState.malformed, actionsProjection.name: actionRecords.malformed,
-         mapekProjection.name: memory.malformed].filter { $0.value.count > 0 }
+         mapekProjection.name: memory.malformed, runbooksProjection.name: runbookState.malformed].filter { $0.value.count > 0 }
     }
 }

@@ -70,33 +70,45 @@ extension HealingEngine {
         let t2 = now
 
         // Plan: every active symptom with no answered or running action in its incident
-        // (new ones, and those whose last action failed or was rejected), and every cleared one.
-        var plans: [(Action, PlanContext)] = []
+        // (new ones, and those whose last action failed or was rejected), and every cleared
+        // one, answered by the runbooks that match it.
+        var runs: [PlannedRun] = []
+        var startedThisCycle: [String: Int] = [:]
+        func plan(_ symptom: String, _ trigger: RunbookDocument.Trigger, service: String?, node: String?, value: Double?, key: String,
+                  context: PlanContext) {
+            for (runbook, version) in effectiveRunbooks()
+            where runbook.matches(symptom: symptom, trigger: trigger, service: service, node: node, value: value, topology: knowledge.topology) {
+                let scope = RunbookDocument.scope(symptom: symptom, service: service, node: node, value: value, topology: knowledge.topology,
+                                                  regions: config.regions, alternateRoutes: config.alternateRoutes)
+                guard let actions = runbook.plannedActions(scope: scope) else { continue }
+                // Limits: runs of one cycle count as concurrent, with any left unfinished; the
+                // cool-down is per subject, from the last run's start.
+                let inFlight = knowledge.runbooks.inFlight.values.filter { $0.runbook == runbook.name }.count
+                guard inFlight + startedThisCycle[runbook.name, default: 0] < runbook.limits.maxConcurrent else { continue }
+                if let last = knowledge.runbooks.lastStart["\(runbook.name)|\(key)"],
+                   now.nanoseconds.saturatingMinus(last) < runbook.limits.cooldownSeconds.secondsAsNanoseconds { continue }
+                startedThisCycle[runbook.name, default: 0] += 1
+                runs.append(PlannedRun(runbook: runbook, version: version, actions: actions, context: context))
+            }
+        }
         for (key, active) in knowledge.mapek.active.sorted(by: { $0.key < $1.key }) {
             let answered = knowledge.actions.values.contains {
                 $0.symptomKey == key && $0.correlation == active.incident && ($0.outcome == "succeeded" || $0.outcome == "running")
             }
             guard !answered else { continue }
-            let context = SymptomContext(rule: active.symptom, node: active.node, service: active.service, key: key)
-            for rule in config.plans where rule.symptom == active.symptom && rule.trigger == .detected {
-                guard let action = rule.plan(context, knowledge.topology) else { continue }
-                plans.append((action, PlanContext(reason: active.symptom, causation: active.eventID, causeSeq: active.seq, correlation: active.incident,
-                                                  symptomKey: key, limiterKey: action.kind.rawValue)))
-            }
+            plan(active.symptom, .detected, service: active.service, node: active.node, value: active.value, key: key,
+                 context: PlanContext(reason: active.symptom, causation: active.eventID, causeSeq: active.seq, correlation: active.incident,
+                                      symptomKey: key, limiterKey: ""))
         }
         for (context, incident) in clearedContexts {
-            for rule in config.plans where rule.symptom == context.rule && rule.trigger == .cleared {
-                guard let action = rule.plan(context, knowledge.topology) else { continue }
-                plans.append((action, PlanContext(reason: "\(context.rule) cleared", correlation: incident,
-                                                  symptomKey: context.key + "|cleared", limiterKey: action.kind.rawValue)))
-            }
+            plan(context.rule, .cleared, service: context.service, node: context.node, value: nil, key: context.key + "|cleared",
+                 context: PlanContext(reason: "\(context.rule) cleared", correlation: incident, symptomKey: context.key + "|cleared", limiterKey: ""))
         }
         let t3 = now
 
         // Execute.
-        for (action, context) in plans {
-            let (id, outcome) = try await planAndExecute(action, context: context)
-            report.actions.append((id, action, outcome))
+        for run in runs {
+            report.actions += try await execute(run)
         }
         let t4 = now
         func ms(_ a: Timestamp, _ b: Timestamp) -> EventValue { .int(Int64(b.milliseconds(since: a))) }

@@ -53,20 +53,6 @@ public struct SymptomContext: Sendable {
     public var key: String
 }
 
-/// Maps a symptom (on detection, or on clearing) to an action, given the topology.
-public struct PlanRule: Sendable {
-    public enum Trigger: Sendable { case detected, cleared }
-    public var symptom: String
-    public var trigger: Trigger
-    public var plan: @Sendable (SymptomContext, Topology) -> Action?
-
-    public init(symptom: String, on trigger: Trigger = .detected, plan: @escaping @Sendable (SymptomContext, Topology) -> Action?) {
-        self.symptom = symptom
-        self.trigger = trigger
-        self.plan = plan
-    }
-}
-
 /// Everything that shapes the engine's decisions. The same config over the same log gives the
 /// same decisions, which is what makes a restarted engine continue exactly.
 public struct HealingConfig: Sendable {
@@ -76,7 +62,9 @@ public struct HealingConfig: Sendable {
     public var limits = RateLimits()
     public var retry = RetryPolicy()
     public var symptoms: [SymptomRule] = HealingConfig.defaultSymptoms
-    public var plans: [PlanRule]
+    /// What the plan phase answers symptoms with: the default runbooks unless changed. A
+    /// runbook active in the log replaces the one of the same name here, from the next cycle.
+    public var runbooks: [RunbookDocument] = RunbookDocument.defaults
     /// Regions a service can fail over to, in order of preference.
     public var regions: [String] = []
     /// Alternative routes per destination, in order of preference.
@@ -96,7 +84,6 @@ public struct HealingConfig: Sendable {
         self.seed = seed
         self.regions = regions
         self.alternateRoutes = alternateRoutes
-        plans = HealingConfig.defaultPlans(regions: regions, alternateRoutes: alternateRoutes)
     }
 
     public static let defaultSymptoms: [SymptomRule] = [
@@ -105,33 +92,4 @@ public struct HealingConfig: Sendable {
         SymptomRule(name: "high_latency", metric: "latency_ms", scope: .service, firesAbove: true, threshold: 500, clearAt: 200),
         SymptomRule(name: "node_unavailable", metric: "availability", scope: .node, firesAbove: false, threshold: 0.5, clearAt: 0.9),
     ]
-
-    /// Fail over an unavailable service, scale up one with errors, switch the route of a slow
-    /// one, quarantine an unavailable node and release it once it is back.
-    public static func defaultPlans(regions: [String], alternateRoutes: [String: [String]]) -> [PlanRule] {
-        [
-            PlanRule(symptom: "service_unavailable") { s, topology in
-                guard let service = s.service, let from = topology.regions[service],
-                      let to = regions.first(where: { $0 != from }) else { return nil }
-                return .failover(service: service, fromRegion: from, toRegion: to)
-            },
-            PlanRule(symptom: "high_error_rate") { s, topology in
-                guard let service = s.service, let replicas = topology.replicas[service] else { return nil }
-                return .scale(service: service, from: replicas, to: replicas + 1)
-            },
-            PlanRule(symptom: "high_latency") { s, topology in
-                guard let service = s.service, let from = topology.routes[service],
-                      let to = alternateRoutes[service]?.first(where: { $0 != from }) else { return nil }
-                return .switchRoute(destination: service, from: from, to: to)
-            },
-            PlanRule(symptom: "node_unavailable") { s, topology in
-                guard let node = s.node, !topology.isQuarantined(node) else { return nil }
-                return .quarantine(node: node, reason: "node_unavailable")
-            },
-            PlanRule(symptom: "node_unavailable", on: .cleared) { s, topology in
-                guard let node = s.node, topology.isQuarantined(node) else { return nil }
-                return .release(node: node)
-            },
-        ]
-    }
 }

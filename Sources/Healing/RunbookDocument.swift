@@ -124,7 +124,8 @@ public struct RunbookDocument: Sendable, Hashable {
 
     private static func step(_ value: EventValue, _ path: String, _ r: inout DocumentReader) -> Step? {
         let f = r.object(value, path, required: ["action", "params"], optional: ["name", "timeout_s", "on_failure"])
-        let name = r.name(f["name"], path + ".name")
+        let name = r.string(f["name"], path + ".name")
+        if let name, name.isEmpty || name.count > 128 { r.fail(path + ".name", "must be 1 to 128 characters") }
         var kind: ActionKind?
         if let text = r.string(f["action"], path + ".action") {
             kind = ActionKind(rawValue: text)

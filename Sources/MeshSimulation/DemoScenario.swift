@@ -81,18 +81,7 @@ public struct DemoScenario: Sendable {
         let lastCycle = 34
         for cycle in fromCycle...lastCycle {
             if let stop = stopAfterCycle, cycle > stop { return nil }
-            switch cycle {
-            case 3:
-                mesh.regionOutage("eu-west", down: true)
-                mesh.failActuator(times: 2)
-            case 6: mesh.errors(on: stormServices, active: true)
-            case 7: mesh.errors(on: stormServices, active: false)
-            case 8: mesh.regionOutage("eu-west", down: false)
-            case 10: mesh.flap(flapping, flapping: true, unreachable: true)
-            case 20: mesh.flap(flapping, flapping: true, unreachable: false)
-            case 30: mesh.flap(flapping, flapping: false, unreachable: false)
-            default: break
-            }
+            applyFaults(cycle: cycle, to: mesh, flapping: flapping, faults: Set(Fault.allCases))
             _ = try await engine.cycle(mesh.observations())
             clock.advance(nanoseconds: tickSeconds * 1_000_000_000)
         }
@@ -101,5 +90,49 @@ public struct DemoScenario: Sendable {
         let before = max(1, firstSymptom - 1)
         let report = try await engine.rollback(to: before)
         return Result(beforeIncidentSeq: before, rollback: report, cycles: lastCycle)
+    }
+
+    /// The demo's faults, each of which a rehearsal can run alone.
+    public enum Fault: String, Sendable, CaseIterable {
+        /// eu-west goes down at cycle 3 (with a flaky actuator) and comes back at 8.
+        case regionOutage = "region-outage"
+        /// Twelve services throw errors at cycle 6.
+        case errorStorm = "error-storm"
+        /// A node flaps from cycle 10, unreachable, then reachable, healthy at 30.
+        case flappingNode = "flapping-node"
+    }
+
+    func applyFaults(cycle: Int, to mesh: Mesh, flapping: String, faults: Set<Fault>) {
+        switch cycle {
+        case 3 where faults.contains(.regionOutage):
+            mesh.regionOutage("eu-west", down: true)
+            mesh.failActuator(times: 2)
+        case 6 where faults.contains(.errorStorm): mesh.errors(on: stormServices, active: true)
+        case 7 where faults.contains(.errorStorm): mesh.errors(on: stormServices, active: false)
+        case 8 where faults.contains(.regionOutage): mesh.regionOutage("eu-west", down: false)
+        case 10 where faults.contains(.flappingNode): mesh.flap(flapping, flapping: true, unreachable: true)
+        case 20 where faults.contains(.flappingNode): mesh.flap(flapping, flapping: true, unreachable: false)
+        case 30 where faults.contains(.flappingNode): mesh.flap(flapping, flapping: false, unreachable: false)
+        default: break
+        }
+    }
+
+    /// Rehearses `runbooks` (the engine's only ones) on the mesh's observations under `faults`,
+    /// acting through the dry-run actuator: nothing in the mesh changes, the engine's topology
+    /// follows what the actions would do. Returns every action planned and that topology.
+    public func rehearse(_ runbooks: [RunbookDocument], faults: Set<Fault>, store: EventStore, clock: ManualClock) async throws
+        -> (actions: [(id: String, action: Action, outcome: ActionOutcome)], topology: Topology) {
+        let mesh = makeMesh(clock: clock)
+        var config = config()
+        config.runbooks = runbooks
+        let engine = try await HealingEngine.open(store: store, config: config, actuator: DryRunActuator(),
+                                                  sleeper: ManualSleeper(clock: clock), declaring: mesh.currentTopology)
+        var actions: [(id: String, action: Action, outcome: ActionOutcome)] = []
+        for cycle in 1...34 {
+            applyFaults(cycle: cycle, to: mesh, flapping: nodeNames[2], faults: faults)
+            actions += try await engine.cycle(mesh.observations()).actions
+            clock.advance(nanoseconds: tickSeconds * 1_000_000_000)
+        }
+        return (actions, await engine.topology)
     }
 }

@@ -46,26 +46,26 @@ public final class PolicyBook: @unchecked Sendable {
     }
 
     /// Every policy as the log stands now.
-    public func policies() throws(PolicyError) -> [String: PoliciesProjection.Policy] {
+    public func policies() throws(PolicyError) -> [String: VersionedDocument] {
         do { try runner.catchUp() } catch { throw .projection(error) }
         return runner.state.value
     }
 
     /// Every policy as it stood after event `seq`.
-    public func policies(at seq: UInt64) throws(PolicyError) -> [String: PoliciesProjection.Policy] {
+    public func policies(at seq: UInt64) throws(PolicyError) -> [String: VersionedDocument] {
         do { return try Replay(store: store, projection: PoliciesProjection()).state(at: seq).value } catch { throw .projection(error) }
     }
 
     /// The active version of `name`, nil when none is active.
     public func active(_ name: String) throws(PolicyError) -> PublishedPolicy? {
         guard let policy = try policies()[name], let version = policy.active else { return nil }
-        return policy.published(name, version: version)
+        return policy.policy(name, version: version)
     }
 
     /// Version `version` of `name`.
     public func version(_ version: Int, of name: String) throws(PolicyError) -> PublishedPolicy {
         guard let policy = try policies()[name] else { throw .unknownPolicy(name) }
-        guard let published = policy.published(name, version: version) else { throw .unknownVersion(policy: name, version: version) }
+        guard let published = policy.policy(name, version: version) else { throw .unknownVersion(policy: name, version: version) }
         return published
     }
 
@@ -74,24 +74,17 @@ public final class PolicyBook: @unchecked Sendable {
     /// nothing is recorded. Returns the version and whether it is new.
     @discardableResult
     public func publish(_ document: PolicyDocument) throws(PolicyError) -> (version: Int, isNew: Bool) {
-        let canonical = JSONWriter.encode(document.source)
-        let sha: Digest
-        do { sha = try Digest.sha256(Array(canonical.utf8)) } catch { throw .store(error) }
-        let existing = try policies()[document.name]
-        if let match = existing?.versions.first(where: { $0.value.sha256 == sha.hex }), let version = Int(match.key) {
-            return (version, false)
+        let current = try policies()[document.name]
+        do { return try PoliciesProjection.documents.publish(document.source, named: document.name, current: current, in: store) } catch {
+            throw .store(error)
         }
-        let version = (existing?.latest ?? 0) + 1
-        try append(document.name, PolicyEvent.published, ["policy": .string(document.name), "version": .int(Int64(version)),
-                                                          "sha256": .string(sha.hex), "document": document.source])
-        return (version, true)
     }
 
     /// Makes `version` the one in force (`policy.activated`); activating an older version is
     /// the policy's rollback.
     public func activate(_ name: String, version: Int) throws(PolicyError) {
         _ = try self.version(version, of: name)
-        try append(name, PolicyEvent.activated, ["policy": .string(name), "version": .int(Int64(version))])
+        do { try PoliciesProjection.documents.activate(name, version: version, in: store) } catch { throw .store(error) }
     }
 
     /// Decides `input` under the active version of `name` and returns the decision with the
@@ -145,16 +138,6 @@ public final class PolicyBook: @unchecked Sendable {
                                         replayed: now))
         }
         return out
-    }
-
-    private func append(_ name: String, _ type: String, _ data: [String: EventValue]) throws(PolicyError) {
-        let stream = PolicyEvent.stream(name)
-        do {
-            let version = try store.streamVersion(stream)
-            // Two publishers racing for the same version number: one of them gets a conflict.
-            _ = try store.appendBlocking([NewEvent(type: type, stream: stream, data: .map(data))],
-                                         expecting: [stream: version == 0 ? .noStream : .exactly(version)])
-        } catch { throw .store(error) }
     }
 }
 

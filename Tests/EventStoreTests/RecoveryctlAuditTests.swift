@@ -5,7 +5,7 @@ import Testing
 
 @Suite("recoveryctl audit")
 struct RecoveryctlAuditTests {
-    @Test("an action's causal tree: its symptom (fetched by causation), the plan, every attempt and the effect; an incident's tree holds all of its actions")
+    @Test("an action's causal tree: its symptom and the runbook run (fetched by causation), the plan, every attempt and the effect; an incident's tree holds all of its actions")
     func trees() throws {
         let dir = TemporaryDirectory()
         let store = dir.path + "/store"
@@ -15,7 +15,10 @@ struct RecoveryctlAuditTests {
         let json = try JSONParser.parse(Array(audit.stdout.utf8))
         let roots = json["tree"]?.arrayValue ?? []
         #expect(roots.count == 1 && roots.first?["type"]?.stringValue == "symptom.detected")
-        let plan = roots.first?["children"]?.arrayValue?.first
+        // The symptom started a run of the runbook that answers it; the run planned the action.
+        let run = roots.first?["children"]?.arrayValue?.first
+        #expect(run?["type"]?.stringValue == "runbook.started")
+        let plan = run?["children"]?.arrayValue?.first
         #expect(plan?["type"]?.stringValue == "action.planned")
         let attempts = plan?["children"]?.arrayValue?.compactMap { $0["type"]?.stringValue } ?? []
         #expect(attempts == ["action.started", "action.failed", "action.started", "action.failed", "action.started", "action.succeeded"])

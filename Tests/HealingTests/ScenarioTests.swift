@@ -150,12 +150,14 @@ struct MeshFaultTests {
         let back = try await tick()
         #expect(back.actions.map(\.action) == [.release(node: names[3])])
         #expect(mesh.currentTopology.quarantined.isEmpty)
-        // Every planned action records the seq of the symptom that caused it.
+        // Every planned action records the seq of the runbook run that planned it, and the run
+        // the symptom that caused it.
         let planned = try store.query(EventQuery(type: HealingEvent.actionPlanned)).collect().filter { $0.data["symptom_key"]?.stringValue?.hasSuffix("|cleared") == false }
         for event in planned {
             let cause = try #require(event.data["cause_seq"]?.intValue)
-            #expect(try store.event(at: UInt64(cause))?.type == HealingEvent.symptomDetected)
-            #expect(try store.event(at: UInt64(cause))?.id == event.causation)
+            let run = try #require(try store.event(at: UInt64(cause)))
+            #expect(run.type == RunbookEvent.started && run.id == event.causation && run.data["run"] == event.data["run"])
+            #expect(try store.event(id: run.causation ?? "")?.type == HealingEvent.symptomDetected)
         }
     }
 }

@@ -86,7 +86,7 @@ struct CausalTree {
         let d = e.data
         var facts: [String] = []
         for key in ["symptom", "service", "node", "kind", "target", "attempt", "reason", "breaker", "from", "to", "limiter", "error",
-                    "verdict", "spiffe_id", "duration_ms", "policy", "version", "policy_version", "result", "rule"] {
+                    "verdict", "spiffe_id", "duration_ms", "policy", "version", "policy_version", "result", "rule", "runbook", "run", "step", "outcome"] {
             if let value = d[key], value != .null { facts.append("\(key)=\(value.stringValue ?? JSONWriter.encode(value))") }
         }
         if case .array(let reasons)? = d["reasons"], !reasons.isEmpty { facts.append("reasons=" + reasons.compactMap(\.stringValue).joined(separator: ",")) }

@@ -21,7 +21,7 @@ struct Recoveryctl: ParsableCommand {
         subcommands: [Import.self, Query.self, Tail.self, Verify.self, Reindex.self, Stats.self,
                       ReplayCommand.self, DiffCommand.self, ProjectionsCommand.self, RebuildCommand.self,
                       DemoCommand.self, RollbackCommand.self, BreakersCommand.self, ActionsCommand.self,
-                      SimulateCommand.self, KVCommand.self, SetCommand.self, CounterCommand.self, SyncCommand.self, CertsCommand.self, MetricsCommand.self, ServeCommand.self, BackupCommand.self, RestoreCommand.self, DrillCommand.self, AuditCommand.self, TimelineCommand.self, ShipCommand.self, ArchiveCommand.self, PolicyCommand.self])
+                      SimulateCommand.self, KVCommand.self, SetCommand.self, CounterCommand.self, SyncCommand.self, CertsCommand.self, MetricsCommand.self, ServeCommand.self, BackupCommand.self, RestoreCommand.self, DrillCommand.self, AuditCommand.self, TimelineCommand.self, ShipCommand.self, ArchiveCommand.self, PolicyCommand.self, RunbookCommand.self])
 
     static func main() {
         let arguments = GlobalArguments.hoistStoreOption(Array(CommandLine.arguments.dropFirst()))

@@ -8,6 +8,13 @@ import MeshSimulation
 import Projections
 
 /// Runs a healing call, turning its errors into the CLI's failure.
+/// The synchronous form of `healingCall`.
+func healingSync<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as HealingError {
+        throw CLIFailure(code: error.isBadInput ? 2 : 1, message: error.description)
+    }
+}
+
 func healingCall<T>(_ body: () async throws -> T) async throws -> T {
     do { return try await body() } catch let error as HealingError {
         throw CLIFailure(code: error.isBadInput ? 2 : 1, message: error.description)

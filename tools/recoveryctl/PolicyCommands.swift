@@ -70,11 +70,7 @@ struct PolicyCommand: ParsableCommand {
             defer { store.close() }
             let book = try policyCall { try PolicyBook(store: store) }
             let policies = try policyCall { try atSeq.map { try book.policies(at: $0) } ?? book.policies() }
-            print("POLICY".padding(toLength: 24, withPad: " ", startingAt: 0) + "ACTIVE  VERSIONS")
-            for (name, policy) in policies.sorted(by: { $0.key < $1.key }) {
-                let versions = policy.versions.keys.compactMap { Int($0) }.sorted().map(String.init).joined(separator: ",")
-                print(name.padding(toLength: 24, withPad: " ", startingAt: 0) + (policy.active.map(String.init) ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0) + versions)
-            }
+            printVersions(policies, heading: "POLICY")
         }
     }
 
@@ -90,11 +86,7 @@ struct PolicyCommand: ParsableCommand {
             defer { store.close() }
             let book = try policyCall { try PolicyBook(store: store) }
             let policies = try policyCall { try atSeq.map { try book.policies(at: $0) } ?? book.policies() }
-            guard let policy = policies[name] else { throw CLIFailure.usage("no policy named \(name)\(atSeq.map { " at seq \($0)" } ?? "")") }
-            guard let chosen = version ?? policy.active else { throw CLIFailure.usage("\(name) has no active version: give --version") }
-            guard let stored = policy.versions[String(chosen)] else { throw CLIFailure.usage("\(name) has no version \(chosen)") }
-            print(JSONWriter.encode(["policy": .string(name), "version": .int(Int64(chosen)), "active": .bool(policy.active == chosen),
-                                     "sha256": .string(stored.sha256), "published_seq": .int(Int64(clamping: stored.seq)), "document": stored.document]))
+            try printVersion(policies, kind: "policy", name: name, version: version, atSeq: atSeq)
         }
     }
 

@@ -175,6 +175,10 @@ enum TimelineSentence {
         case "crdt.synced": return "Synced with \(text("peer"))"
         case "store.backup": return "Store backed up through seq \(text("head_seq")) to \(text("to"))"
         case "store.drill": return "Disaster-recovery drill: verified \(text("verified")), digests match \(text("digests_match"))"
+        case "runbook.published": return "Runbook \(text("runbook")) version \(text("version")) published"
+        case "runbook.activated": return "Runbook \(text("runbook")) version \(text("version")) activated"
+        case "runbook.started": return "Runbook \(text("runbook")) run \(text("run")) started for \(text("symptom"))"
+        case "runbook.finished": return "Runbook \(text("runbook")) run \(text("run")) \(text("outcome"))"
         case "policy.published": return "Policy \(text("policy")) version \(text("version")) published"
         case "policy.activated": return "Policy \(text("policy")) version \(text("version")) activated"
         case "policy.decision":
@@ -198,6 +202,9 @@ enum TimelineSentence {
         case "cert.verdict": return "Certificate Validated"
         case "policy.decision": return "Policy Decided"
         case "policy.published", "policy.activated": return "Policy Changed"
+        case "runbook.published", "runbook.activated": return "Runbook Changed"
+        case "runbook.started": return "Runbook Started"
+        case "runbook.finished": return "Runbook Finished"
         default: return "Event Recorded"
         }
     }

@@ -1,0 +1,4 @@
+import FuzzChecks
+import FuzzDriver
+
+runFuzzer(.runbookDocument)

@@ -1,0 +1,147 @@
+import ArgumentParser
+import EventStore
+import Foundation
+import Healing
+import MeshSimulation
+import Projections
+
+/// Reads a runbook, refusing (exit 2, nothing recorded) one that breaks the schema.
+func readRunbook(_ path: String) throws -> RunbookDocument {
+    do { return try RunbookDocument(json: try readFile(path, limit: RunbookDocument.maximumBytes)) } catch let errors as DocumentErrors {
+        throw CLIFailure.usage("\(path) is not a valid runbook: " + errors.errors.map(\.description).joined(separator: "; "))
+    }
+}
+
+/// Prints the versions of named documents (policies, runbooks) and the one in force.
+func printVersions(_ documents: [String: VersionedDocument], heading: String) {
+    print(heading.padding(toLength: 32, withPad: " ", startingAt: 0) + "ACTIVE  VERSIONS")
+    for (name, document) in documents.sorted(by: { $0.key < $1.key }) {
+        let versions = document.versions.keys.compactMap { Int($0) }.sorted().map(String.init).joined(separator: ",")
+        print(name.padding(toLength: 32, withPad: " ", startingAt: 0) + (document.active.map(String.init) ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0) + versions)
+    }
+}
+
+/// Prints one version of a named document as JSON; exit 2 when there is no such version.
+func printVersion(_ documents: [String: VersionedDocument], kind: String, name: String, version: Int?, atSeq: UInt64?) throws {
+    guard let document = documents[name] else { throw CLIFailure.usage("no \(kind) named \(name)\(atSeq.map { " at seq \($0)" } ?? "")") }
+    guard let chosen = version ?? document.active else { throw CLIFailure.usage("\(name) has no active version: give --version") }
+    guard let stored = document.versions[String(chosen)] else { throw CLIFailure.usage("\(name) has no version \(chosen)") }
+    print(JSONWriter.encode([.init(stringLiteral: kind): .string(name), "version": .int(Int64(chosen)), "active": .bool(document.active == chosen),
+                             "sha256": .string(stored.sha256), "published_seq": .int(Int64(clamping: stored.seq)), "document": stored.document]))
+}
+
+struct RunbookCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runbook", abstract: "Runbooks: which actions answer which symptoms. Test, publish and activate versions; list and show them.",
+        discussion: "A runbook is a JSON document (runbooks/runbook.schema.json; runbooks/ holds the defaults). Every version is a runbook.published event, the one in force a runbook.activated event; a running agent plans with it from its next cycle, and activating an older version is the rollback.",
+        subcommands: [Test.self, Publish.self, Activate.self, List.self, Show.self])
+
+    struct Test: AsyncRun {
+        static let configuration = CommandConfiguration(
+            abstract: "Check FILE: run its own test cases (exit 1 on a mismatch), then rehearse it on the simulated mesh with the dry-run actuator.",
+            discussion: "The rehearsal prints each action the runbook would take under the scenario's faults and the topology it would leave. Scenarios: demo (every fault), region-outage, error-storm, flapping-node.")
+        @Argument(help: "The runbook (JSON).") var file: String
+        @Option(help: "The simulated faults: demo, region-outage, error-storm or flapping-node.") var scenario = "demo"
+        @Option(help: "Seeds the simulated mesh.") var seed: UInt64 = 1
+
+        func runAsync() async throws {
+            let runbook = try readRunbook(file)
+            let faults: Set<DemoScenario.Fault>
+            if scenario == "demo" { faults = Set(DemoScenario.Fault.allCases) } else {
+                guard let fault = DemoScenario.Fault(rawValue: scenario) else {
+                    throw CLIFailure.usage("--scenario \(scenario): one of demo, " + DemoScenario.Fault.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                faults = [fault]
+            }
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("recoveryctl-runbook-\(getpid())").path
+            try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            let results = try await healingCall { try await RunbookTester.run(runbook, in: scratch) }
+            print("runbook \(runbook.name): \(results.count) test case\(results.count == 1 ? "" : "s")")
+            for result in results {
+                print("  \(result.passed ? "ok  " : "FAIL") \(result.name)")
+                if !result.passed {
+                    print("       planned:  \(JSONWriter.encode(.array(result.actions)))")
+                    print("       expected: \(JSONWriter.encode(.array(result.expected)))")
+                }
+            }
+
+            let demo = DemoScenario(seed: seed)
+            let clock = ManualClock(DemoScenario.start)
+            let store = try storeCall { try EventStore.open(at: scratch + "/rehearsal", options: demo.storeOptions(clock: clock)) }
+            defer { store.close() }
+            let (actions, topology) = try await healingCall { try await demo.rehearse([runbook], faults: faults, store: store, clock: clock) }
+            print("\nrehearsal on the simulated mesh (scenario \(scenario), seed \(seed), dry-run actuator): \(actions.count) action\(actions.count == 1 ? "" : "s")")
+            for (id, action, outcome) in actions { print("  \(id)  \(action.kind.rawValue) \(action.target)  \(JSONWriter.encode(action.params))  \(outcome.summary)") }
+            print("resulting topology: \(JSONWriter.encode(topology.document))")
+            let failed = results.filter { !$0.passed }.count
+            if failed > 0 { throw CLIFailure(code: 1, message: "\(failed) of \(results.count) test cases of \(runbook.name) failed") }
+        }
+    }
+
+    struct Publish: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish FILE as the next version of its runbook (the same document again is the same version).",
+            discussion: "A document that breaks the schema is refused with exit 2, naming the JSON path and reason of every error, and nothing is recorded.")
+        @OptionGroup var global: GlobalArguments
+        @Argument(help: "The runbook (JSON).") var file: String
+        @Flag(help: "Activate the version too.") var activate = false
+
+        func run() throws {
+            let runbook = try readRunbook(file)
+            let store = try global.openForWriting()
+            defer { store.close() }
+            let library = try healingSync { try RunbookLibrary(store: store) }
+            let (version, isNew) = try healingSync { try library.publish(runbook) }
+            print("\(runbook.name) version \(version)\(isNew ? " published" : ": already published, nothing recorded")")
+            if activate {
+                try healingSync { try library.activate(runbook.name, version: version) }
+                print("\(runbook.name) version \(version) active")
+            }
+        }
+    }
+
+    struct Activate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make VERSION of NAME the runbook in force (an older version: the rollback).")
+        @OptionGroup var global: GlobalArguments
+        @Argument(help: "The runbook.") var name: String
+        @Argument(help: "The version.") var version: Int
+
+        func run() throws {
+            let store = try global.openExisting()
+            defer { store.close() }
+            let library = try healingSync { try RunbookLibrary(store: store) }
+            try healingSync { try library.activate(name, version: version) }
+            print("\(name) version \(version) active")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The runbooks in the log: versions and the one in force (the defaults apply to the others).")
+        @OptionGroup var global: GlobalArguments
+        @Option(name: .customLong("at-seq"), help: "As the log stood after event N.") var atSeq: UInt64?
+
+        func run() throws {
+            let store = try global.openExisting()
+            defer { store.close() }
+            let library = try healingSync { try RunbookLibrary(store: store) }
+            printVersions(try healingSync { try atSeq.map { try library.runbooks(at: $0) } ?? library.runbooks() }, heading: "RUNBOOK")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A runbook's document: the active version, or --version V, as the log stands (or stood --at-seq N).")
+        @OptionGroup var global: GlobalArguments
+        @Argument(help: "The runbook.") var name: String
+        @Option(help: "The version (default: the active one).") var version: Int?
+        @Option(name: .customLong("at-seq"), help: "As the log stood after event N.") var atSeq: UInt64?
+
+        func run() throws {
+            let store = try global.openExisting()
+            defer { store.close() }
+            let library = try healingSync { try RunbookLibrary(store: store) }
+            let runbooks = try healingSync { try atSeq.map { try library.runbooks(at: $0) } ?? library.runbooks() }
+            try printVersion(runbooks, kind: "runbook", name: name, version: version, atSeq: atSeq)
+        }
+    }
+}
