@@ -70,6 +70,10 @@ struct ArchiveTests {
         #expect(try recoveryctl(["kv", "put", "after", "1", "--store", store]).status == 0)
         #expect(try recoveryctl(["breakers", "--store", store, "--force-open", "service/api", "--reason", "after the archive"]).status == 0)
         #expect(try recoveryctl(["breakers", "--store", store]).stdout.contains("service/api"))
+        for listing in [["policy", "list"], ["runbook", "list"], ["metrics"]] {
+            let listed = try recoveryctl(listing + ["--store", store])
+            #expect(listed.status == 0, "\(listing): \(listed.stderr)")
+        }
         let drill = try recoveryctl(["drill", "--store", store])
         #expect(drill.status == 0 && drill.stdout.contains("drill: ok"), "\(drill.stdout)\(drill.stderr)")
         #expect(try recoveryctl(["ship", "--store", store, "--to", shipped]).status == 0)

@@ -30,7 +30,7 @@ struct RecoveryctlProjectionTests {
 
         let digests = try recoveryctl(["replay", "--digest", "--store", dir.store()])
         let lines = digests.stdout.split(separator: "\n").map { $0.split(separator: " ") }
-        #expect(lines.map { String($0[0]) } == ["stats", "streams", "breakers", "limiters", "topology", "actions", "mapek", "runbooks", "replicated", "certificates", "metrics"])
+        #expect(lines.map { String($0[0]) } == ["stats", "streams", "breakers", "limiters", "topology", "actions", "mapek", "runbooks", "replicated", "certificates", "metrics", "policies"])
         #expect(lines.allSatisfy { $0.count == 2 && $0[1].count == 64 })
         // A time point means the last event at or before it: 06:08:00Z is the first event.
         let atTime = try recoveryctl(["replay", "--at-time", "2026-11-29T06:08:00Z", "--projection", "stats", "--store", dir.store()])
@@ -76,7 +76,7 @@ struct RecoveryctlProjectionTests {
         let before = try recoveryctl(["projections", "--format", "json", "--store", dir.store()])
         #expect(before.status == 0, "\(before.stderr)")
         guard case .array(let rows) = try JSONParser.parse(before.stdout) else { Issue.record("\(before.stdout)"); return }
-        #expect(rows.map { $0["name"] } == ["stats", "streams", "breakers", "limiters", "topology", "actions", "mapek", "runbooks", "replicated", "certificates", "metrics"])
+        #expect(rows.map { $0["name"] } == ["stats", "streams", "breakers", "limiters", "topology", "actions", "mapek", "runbooks", "replicated", "certificates", "metrics", "policies"])
         #expect(rows.allSatisfy { $0["checkpoint"] == 0 && $0["lag"] == 43 })
 
         let rebuild = try recoveryctl(["rebuild", "--projection", "stats", "--store", dir.store()])

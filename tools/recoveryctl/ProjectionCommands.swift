@@ -4,13 +4,14 @@ import Foundation
 import Healing
 import Replication
 import Trust
+import Policies
 import Projections
 import RecoveryEngine
 
 /// The projections recoveryctl knows by name.
 enum Catalog {
     static let projections = ProjectionRegistry.generic.adding(ProjectionRegistry.healing()).adding([RegisteredProjection(ReplicatedStateProjection()), RegisteredProjection(CertificatesProjection()),
-                                                                                                             RegisteredProjection(MetricsProjection())])
+                                                                                                             RegisteredProjection(MetricsProjection()), RegisteredProjection(PoliciesProjection())])
 }
 
 /// Warnings (a damaged snapshot that was rebuilt, say) go to stderr, apart from the output.

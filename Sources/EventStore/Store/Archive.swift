@@ -72,9 +72,9 @@ enum ArchiveMarks {
 
     /// The error for a read of `seq`, which the live store no longer holds, when it is archived.
     static func error(reading seq: UInt64, _ txn: Transaction) throws -> StoreError? {
-        guard let mark = try load(txn).first(where: { $0.firstSeq <= seq && seq <= $0.throughSeq }) else { return nil }
-        let through = try load(txn).last?.throughSeq ?? mark.throughSeq
-        return .archived(seq: seq, liveFrom: through + 1, location: mark.location)
+        let marks = try load(txn)
+        guard let mark = marks.first(where: { $0.firstSeq <= seq && seq <= $0.throughSeq }), let last = marks.last else { return nil }
+        return .archived(seq: seq, liveFrom: last.throughSeq + 1, location: mark.location)
     }
 }
 

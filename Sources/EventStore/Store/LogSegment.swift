@@ -97,7 +97,7 @@ public enum LogSegment {
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { raw -> Int in
                 guard let base = raw.baseAddress else { return 0 }
-                return Glibc.write(descriptor, base + offset, raw.count - offset)
+                return posixWrite(descriptor, base + offset, raw.count - offset)
             }
             if written < 0 {
                 if errno == EINTR { continue }
@@ -120,4 +120,9 @@ public enum LogSegment {
         if code == EACCES || code == EROFS { return .readOnly(path: operation) }
         return .io(operation: operation, code: code, message: String(cString: strerror(code)))
     }
+}
+
+/// write(2): inside `LogSegment` the name is its own `write`.
+private func posixWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    write(descriptor, bytes, count)
 }
