@@ -108,5 +108,5 @@ deny contains "untrusted-peers" if {
 allow contains "mesh-peers" if {
 	is_peer
 	matches("spiffe://mesh.local/node/*", input.peer.spiffe_id)
-	input.operation in {"sync", "route"}
+	input.operation in {"sync", "route", "admit"}
 }

@@ -18,27 +18,42 @@ public struct ActionRequest: Sendable, Hashable {
     /// Actions the incident (the correlation) already holds, this one not counted.
     public var incidentActions: Int
     public var time: Timestamp
+    /// The node the action sends traffic to or lets back in, which the policy may also be
+    /// asked to trust (for operation `route` or `admit`).
+    public var peer: String?
+    public var peerOperation: String?
 }
 
-/// A policy's answer, with the event that records it, appended in the same commit as the
-/// action's next step (`action.started`, or `action.rejected` with reason `policy_denied`).
+/// A policy's answer, with the events that record its decisions, appended in the same commit
+/// as the action's next step (`action.started`, or `action.rejected` with reason
+/// `policy_denied`).
 public struct ActionPolicyVerdict: Sendable {
     public var allowed: Bool
     public var policy: String
     public var version: Int
+    /// The rule that decided (the denying one when denied).
     public var rule: String
-    public var record: NewEvent?
+    public var records: [NewEvent]
 
-    public init(allowed: Bool, policy: String, version: Int, rule: String, record: NewEvent?) {
+    public init(allowed: Bool, policy: String, version: Int, rule: String, records: [NewEvent]) {
         self.allowed = allowed
         self.policy = policy
         self.version = version
         self.rule = rule
-        self.record = record
+        self.records = records
     }
 }
 
 extension Action {
+    /// What an admitted peer is trusted for: traffic (`route`) or membership (`admit`).
+    var peerOperation: String? {
+        switch self {
+        case .switchRoute: return "route"
+        case .release: return "admit"
+        case .scale, .failover, .quarantine: return nil
+        }
+    }
+
     /// The labels a policy matches on: every param as text, and the service or node targeted.
     var policyLabels: [String: String] {
         var labels: [String: String] = [:]

@@ -79,9 +79,10 @@ extension HealingEngine {
         if let policy = config.actionPolicy {
             let incident = correlation.map { c in knowledge.actions.values.filter { $0.correlation == c }.count } ?? 0
             let request = ActionRequest(actionID: id, kind: action.kind.rawValue, target: action.target, labels: action.policyLabels,
-                                        correlation: correlation, incidentActions: max(0, incident), time: now)
+                                        correlation: correlation, incidentActions: max(0, incident), time: now,
+                                        peer: action.admittedPeer, peerOperation: action.peerOperation)
             let verdict = await policy.decide(request)
-            if let record = verdict.record { pending.append(record) }
+            pending += verdict.records
             guard verdict.allowed else {
                 try await record(after: &pending, [event(HealingEvent.actionRejected, [
                     "action": .string(id), "reason": "policy_denied", "policy": .string(verdict.policy),

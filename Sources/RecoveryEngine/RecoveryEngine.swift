@@ -67,7 +67,12 @@ public final class RecoveryEngine: Sendable {
             healingConfig.peerTrust = StandingsPeerTrust(standings: standings, identity: configuration.peerIdentity)
             healingConfig.effectListener = ReplicatedQuarantine(replica: replica, set: configuration.quarantineSet)
             if let policy = configuration.actionPolicy {
-                healingConfig.actionPolicy = PolicyGate(book: try PolicyBook(store: store, evaluator: configuration.policyEvaluator), policy: policy)
+                let identity = configuration.peerIdentity
+                healingConfig.actionPolicy = PolicyGate(book: try PolicyBook(store: store, evaluator: configuration.policyEvaluator), policy: policy) { node, time in
+                    let spiffeID = identity(node)
+                    guard let latest = try? standings.latest(spiffeID, at: time) else { return (spiffeID, "unknown") }
+                    return (spiffeID, latest.verdict.trusted ? "trusted" : "untrusted")
+                }
             }
             let healing = try await HealingEngine.open(store: store, config: healingConfig, actuator: actuator, sleeper: sleeper)
             let trust = configuration.trust.map { TrustRecorder(store: store, validator: $0) }

@@ -35,7 +35,8 @@ struct RecoveryctlPolicyTests {
         try Data(#"{"policy":"mesh","rules":[{"id":"no-scaling","effect":"deny","when":{"kind":["scale"]}},{"id":"anything","effect":"allow","when":{}}]}"#.utf8)
             .write(to: URL(fileURLWithPath: v2))
         #expect(try recoveryctl(["policy", "publish", v2, "--store", store]).stdout.contains("mesh version 2 published"))
-        let replay = try recoveryctl(["policy", "replay", "--store", store, "--policy", "mesh", "--version", "2"])
+        // The only policy published: --policy may be left out.
+        let replay = try recoveryctl(["policy", "replay", "--store", store, "--version", "2"])
         #expect(replay.status == 0 && replay.stdout.contains("CHANGED") && replay.stdout.contains("-> v2 deny (no-scaling)"))
         #expect(replay.stdout.contains("of \(count) decisions would change under version 2"), "\(replay.stdout)")
         // Replay changes nothing in the log.

@@ -127,7 +127,7 @@ struct OPATests {
         let time = Timestamp(nanoseconds: seconds * 1_000_000_000)
         if random.next() % 4 == 0 {
             return .peer(spiffeID: pick(["spiffe://mesh.local/node/a", "spiffe://mesh.local/node/", "spiffe://mesh.locals/node/b", "spiffe://other/node/a"]),
-                         verdict: pick(["trusted", "untrusted", "unknown"]), operation: pick(["sync", "route", "admin", ""]), at: time)
+                         verdict: pick(["trusted", "untrusted", "unknown"]), operation: pick(["sync", "route", "admit", "admin", ""]), at: time)
         }
         let kind = pick(["switch_route", "scale", "failover", "quarantine", "release"])
         let target = pick(["service/api", "service/", "services/api", "node/edge-1", "node/control-1", "node/control", "route/api"])

@@ -109,6 +109,40 @@ struct PolicyBookTests {
     }
 }
 
+@Suite("Policies: peers")
+struct PolicyPeerTests {
+    @Test("an action that routes to a node or lets it back in also asks whether that peer may be trusted for it: an untrusted or unknown peer is policy_denied, both decisions recorded")
+    func peerQuestion() async throws {
+        let dir = TemporaryDirectory()
+        let clock = ManualClock(at("2026-12-02T10:00:00Z"))
+        var options = StoreOptions()
+        options.clock = clock
+        options.replicaID = "p"
+        let store = try EventStore.open(at: dir.store(), options: options)
+        defer { store.close() }
+        let book = try PolicyBook(store: store)
+        try book.publish(try meshPolicy())
+        try book.activate("mesh", version: 1)
+        let verdicts = ["node-a": "trusted", "node-b": "untrusted"]
+        var config = HealingConfig(seed: 1)
+        config.actionPolicy = PolicyGate(book: book, policy: "mesh") { node, _ in ("spiffe://mesh.local/node/\(node)", verdicts[node] ?? "unknown") }
+        let engine = try await HealingEngine.open(store: store, config: config, actuator: DryRunActuator(), sleeper: ManualSleeper(clock: clock),
+                                                  declaring: Topology(routes: ["api": "node-c"], quarantined: ["node-a", "node-b", "node-c"]))
+        #expect(try await engine.run(.switchRoute(destination: "api", from: "node-c", to: "node-a"), reason: "test").isSucceeded == false)
+        // switch_route targets route/api, which no allow rule covers: denied before the peer is asked.
+        #expect(try store.query(EventQuery(type: PolicyEvent.decision)).collect().last?.data["rule"] == "default")
+        #expect(try await engine.run(.release(node: "node-a"), reason: "test").isSucceeded)
+        #expect(try await engine.run(.release(node: "node-b"), reason: "test") == .rejected(reason: "policy_denied"))
+        #expect(try await engine.run(.release(node: "node-c"), reason: "test") == .rejected(reason: "policy_denied"))
+        let decisions = try store.query(EventQuery(type: PolicyEvent.decision)).collect().suffix(6)
+        #expect(decisions.map { $0.data["input"]?["subject"]?.stringValue } == ["action", "peer", "action", "peer", "action", "peer"])
+        #expect(decisions.map { $0.data["rule"]?.stringValue } == ["isolate-nodes", "mesh-peers", "isolate-nodes", "untrusted-peers", "isolate-nodes", "untrusted-peers"])
+        #expect(decisions.last?.data["input"]?["peer"]?["spiffe_id"] == "spiffe://mesh.local/node/node-c" && decisions.last?.data["action"] != nil)
+        let rejected = try store.query(EventQuery(type: "action.rejected")).collect().last
+        #expect(rejected?.data["rule"] == "untrusted-peers")
+    }
+}
+
 extension ActionOutcome {
     var isSucceeded: Bool { if case .succeeded = self { return true } else { return false } }
 }

@@ -165,7 +165,7 @@ struct PolicyCommand: ParsableCommand {
             discussion: "Exit 0 whether or not anything changed; the last line counts them.")
         @OptionGroup var global: GlobalArguments
         @OptionGroup var evaluator: EvaluatorOptions
-        @Option(help: "The policy.") var policy: String
+        @Option(help: "The policy (default: the only one published).") var policy: String?
         @Option(help: "The version to evaluate the recorded inputs under.") var version: Int
         @Option(help: "Only decisions from this time (RFC 3339 or relative).") var since: String?
         @Flag(help: "Print every decision, not only those that change.") var all = false
@@ -175,6 +175,10 @@ struct PolicyCommand: ParsableCommand {
             let store = try global.openExisting()
             defer { store.close() }
             let book = try policyCall { try PolicyBook(store: store, evaluator: try evaluator.make()) }
+            let published = try policyCall { try book.policies() }
+            guard let policy = policy ?? (published.count == 1 ? published.keys.first : nil) else {
+                throw CLIFailure.usage("give --policy NAME (published: \(published.keys.sorted().joined(separator: ", ")))")
+            }
             let replayed: [ReplayedDecision]
             do { replayed = try await book.replay(policy, against: version, since: since) } catch {
                 throw CLIFailure(code: error.isBadInput ? 2 : 1, message: error.description)
