@@ -5,11 +5,7 @@ import Testing
 
 @Suite("Retention: archive")
 struct ArchiveTests {
-    static func openExisting(_ path: String) throws -> EventStore {
-        var options = StoreOptions()
-        options.create = false
-        return try EventStore.open(at: path, options: options)
-    }
+    static func openExisting(_ path: String) throws -> EventStore { try BackupRestoreTests.openExisting(path) }
 
     static func digests(_ store: String, atSeq seq: UInt64? = nil) throws -> String {
         let result = try recoveryctl(["replay", "--store", store, "--digest"] + (seq.map { ["--at-seq", "\($0)"] } ?? []))

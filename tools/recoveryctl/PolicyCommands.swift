@@ -68,9 +68,7 @@ struct PolicyCommand: ParsableCommand {
         func run() throws {
             let store = try global.openExisting()
             defer { store.close() }
-            let book = try policyCall { try PolicyBook(store: store) }
-            let policies = try policyCall { try atSeq.map { try book.policies(at: $0) } ?? book.policies() }
-            printVersions(policies, heading: "POLICY")
+            printVersions(try versionedDocuments(.policy, in: store, atSeq: atSeq), heading: "POLICY")
         }
     }
 
@@ -84,9 +82,7 @@ struct PolicyCommand: ParsableCommand {
         func run() throws {
             let store = try global.openExisting()
             defer { store.close() }
-            let book = try policyCall { try PolicyBook(store: store) }
-            let policies = try policyCall { try atSeq.map { try book.policies(at: $0) } ?? book.policies() }
-            try printVersion(policies, kind: "policy", name: name, version: version, atSeq: atSeq)
+            try printVersion(try versionedDocuments(.policy, in: store, atSeq: atSeq), kind: "policy", name: name, version: version, atSeq: atSeq)
         }
     }
 

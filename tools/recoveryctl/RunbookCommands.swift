@@ -12,24 +12,6 @@ func readRunbook(_ path: String) throws -> RunbookDocument {
     }
 }
 
-/// Prints the versions of named documents (policies, runbooks) and the one in force.
-func printVersions(_ documents: [String: VersionedDocument], heading: String) {
-    print(heading.padding(toLength: 32, withPad: " ", startingAt: 0) + "ACTIVE  VERSIONS")
-    for (name, document) in documents.sorted(by: { $0.key < $1.key }) {
-        let versions = document.versions.keys.compactMap { Int($0) }.sorted().map(String.init).joined(separator: ",")
-        print(name.padding(toLength: 32, withPad: " ", startingAt: 0) + (document.active.map(String.init) ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0) + versions)
-    }
-}
-
-/// Prints one version of a named document as JSON; exit 2 when there is no such version.
-func printVersion(_ documents: [String: VersionedDocument], kind: String, name: String, version: Int?, atSeq: UInt64?) throws {
-    guard let document = documents[name] else { throw CLIFailure.usage("no \(kind) named \(name)\(atSeq.map { " at seq \($0)" } ?? "")") }
-    guard let chosen = version ?? document.active else { throw CLIFailure.usage("\(name) has no active version: give --version") }
-    guard let stored = document.versions[String(chosen)] else { throw CLIFailure.usage("\(name) has no version \(chosen)") }
-    print(JSONWriter.encode([.init(stringLiteral: kind): .string(name), "version": .int(Int64(chosen)), "active": .bool(document.active == chosen),
-                             "sha256": .string(stored.sha256), "published_seq": .int(Int64(clamping: stored.seq)), "document": stored.document]))
-}
-
 struct RunbookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runbook", abstract: "Runbooks: which actions answer which symptoms. Test, publish and activate versions; list and show them.",
@@ -124,8 +106,7 @@ struct RunbookCommand: ParsableCommand {
         func run() throws {
             let store = try global.openExisting()
             defer { store.close() }
-            let library = try healingSync { try RunbookLibrary(store: store) }
-            printVersions(try healingSync { try atSeq.map { try library.runbooks(at: $0) } ?? library.runbooks() }, heading: "RUNBOOK")
+            printVersions(try versionedDocuments(.runbook, in: store, atSeq: atSeq), heading: "RUNBOOK")
         }
     }
 
@@ -139,9 +120,7 @@ struct RunbookCommand: ParsableCommand {
         func run() throws {
             let store = try global.openExisting()
             defer { store.close() }
-            let library = try healingSync { try RunbookLibrary(store: store) }
-            let runbooks = try healingSync { try atSeq.map { try library.runbooks(at: $0) } ?? library.runbooks() }
-            try printVersion(runbooks, kind: "runbook", name: name, version: version, atSeq: atSeq)
+            try printVersion(try versionedDocuments(.runbook, in: store, atSeq: atSeq), kind: "runbook", name: name, version: version, atSeq: atSeq)
         }
     }
 }
