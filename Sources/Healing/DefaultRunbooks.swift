@@ -4,6 +4,7 @@
 /// up one with errors, switch the route of a slow one, quarantine an unavailable node and
 /// release it once it is back.
 extension RunbookDocument {
+    /// All five read (RunbookTests compares them with the files, so a broken one fails there).
     public static let defaults: [RunbookDocument] = defaultSources.compactMap { try? RunbookDocument(json: Array($0.utf8)) }
 
     /// `runbooks/NAME.json`, by name.
