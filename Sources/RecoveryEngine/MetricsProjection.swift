@@ -38,6 +38,10 @@ public struct MetricsProjection: Projection {
         /// The most recent incidents by correlation id: when each started and the actions it
         /// caused (the dashboard's traces), at most `Incident.kept`.
         public var incidents: [String: Incident] = [:]
+        /// "runbook|outcome" -> finished runs.
+        public var runbookRuns: [String: UInt64] = [:]
+        /// "policy|result|rule" -> decisions.
+        public var policyDecisions: [String: UInt64] = [:]
 
         public init() {}
 
@@ -48,6 +52,7 @@ public struct MetricsProjection: Projection {
             case crdtOperations = "crdt_operations", crdtConflicts = "crdt_conflicts"
             case crdtTombstonesCollected = "crdt_tombstones_collected", crdtOperationsCompacted = "crdt_operations_compacted"
             case lastSynced = "last_synced", verdicts, incidents
+            case runbookRuns = "runbook_runs", policyDecisions = "policy_decisions"
         }
     }
 
@@ -64,7 +69,8 @@ public struct MetricsProjection: Projection {
     public init() {}
 
     public var name: String { "metrics" }
-    public var version: UInt32 { 1 }
+    /// 2: runbook runs and policy decisions.
+    public var version: UInt32 { 2 }
     public var initialState: State { Tolerant(Counters()) }
 
     public func apply(_ event: Event, to state: inout State) {
@@ -133,6 +139,16 @@ public struct MetricsProjection: Projection {
                 for reason in verdict.reasons.isEmpty ? ["none"] : verdict.reasons {
                     c.verdicts["\(verdict.trusted ? "trusted" : "rejected")|\(reason)", default: 0] &+= 1
                 }
+            }
+        case RunbookEvent.finished:
+            state.applying(event) { c throws(PayloadError) in
+                let d = try PayloadReader(event.data)
+                c.runbookRuns["\(try d.string("runbook"))|\(try d.string("outcome"))", default: 0] &+= 1
+            }
+        case "policy.decision":
+            state.applying(event) { c throws(PayloadError) in
+                let d = try PayloadReader(event.data)
+                c.policyDecisions["\(try d.string("policy"))|\(try d.string("result"))|\(try d.string("rule"))", default: 0] &+= 1
             }
         default: return
         }

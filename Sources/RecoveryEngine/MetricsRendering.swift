@@ -47,6 +47,10 @@ extension MetricsSnapshot {
                    counters.incidents.sorted { $0.key < $1.key }.map { (node + [("incident", $0.key)], Double($0.value.started / 1_000_000_000)) })
         out.family(p + "symptoms_total", .counter, help: "Symptoms detected, by kind.",
                    keyed(counters.symptoms, ["symptom", "service"]))
+        out.family(p + "runbook_runs_total", .counter, help: "Runbook runs finished, by runbook and outcome (succeeded, failed, rolled_back, interrupted).",
+                   keyed(counters.runbookRuns, ["runbook", "outcome"]))
+        out.family(p + "policy_decisions_total", .counter, help: "Policy decisions, by policy, result (allow, deny) and the rule that decided.",
+                   keyed(counters.policyDecisions, ["policy", "result", "rule"]))
 
         // Replication.
         out.family(p + "crdt_operations_total", .counter, help: "Replicated operations in the log, by the replica that made them.",

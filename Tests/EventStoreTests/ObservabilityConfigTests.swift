@@ -12,7 +12,7 @@ struct ObservabilityConfigTests {
 
     static let panels = ["Mesh Network Health", "MAPE-K Cycle Performance", "Security Events", "Resource Utilization", "Error Rates by Service",
                          "Traces", "Consensus Status", "CRDT Sync Status", "Recovery Actions", "Circuit Breaker Status", "Rate Limiter Status",
-                         "Alert Summary"]
+                         "Alert Summary", "Runbooks and Policies"]
 
     /// Every `recovery_*` name in `text`.
     static func metricNames(in text: String) -> Set<String> {
@@ -55,11 +55,11 @@ struct ObservabilityConfigTests {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             return trimmed.hasPrefix("- alert: ") ? String(trimmed.dropFirst("- alert: ".count)) : nil
         }
-        #expect(names.count == 8)
+        #expect(names.count == 9)
         for name in names { #expect(tests.contains("alertname: \(name)\n"), "no unit test for \(name)") }
     }
 
-    @Test("the dashboard has the twelve panels, its variables and a datasource variable; every metric it and the rules name is in the exposition")
+    @Test("the dashboard has the thirteen panels, its variables and a datasource variable; every metric it and the rules name is in the exposition")
     func dashboardAndNames() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: Self.tool("grafana/recovery-engine.json")))
         let dashboard = try JSONParser.parse(Array(data))
@@ -90,7 +90,7 @@ struct ObservabilityConfigTests {
         let install = try run(venv + "/bin/pip", ["install", "-q", "grafana-foundation-sdk==1769699379!11.6.0"])
         try #require(install.status == 0, "pip: \(install.stderr)")
         let check = try run(venv + "/bin/python", [Self.tool("grafana/check_dashboard.py"), Self.tool("grafana/recovery-engine.json")])
-        #expect(check.status == 0 && check.stdout.contains("\"panels\": 12") && check.stdout.contains("\"problems\": []"), "\(check.stdout) \(check.stderr)")
+        #expect(check.status == 0 && check.stdout.contains("\"panels\": 13") && check.stdout.contains("\"problems\": []"), "\(check.stdout) \(check.stderr)")
     }
 }
 

@@ -98,7 +98,7 @@ struct PrometheusServerTests {
         #expect(empty.isEmpty, "panels without data: \(empty)")
         let rules = try String(contentsOfFile: ObservabilityConfigTests.tool("prometheus/alerts.yml"), encoding: .utf8)
         let ruleExpressions = Self.ruleExpressions(rules)
-        #expect(ruleExpressions.count == 8)
+        #expect(ruleExpressions.count == 9)
         for expr in ruleExpressions {
             let result = Self.query(base, expr)
             #expect(result.parsed, "\(expr): \(result.error)")
