@@ -1,5 +1,14 @@
 import CLMDB
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The status of a copy running on another thread, read after it signalled.
+private final class CopyStatus: @unchecked Sendable {
+    // @unchecked: written once by the copying thread before it signals, read after the wait.
+    var code: Int32 = 0
+}
 
 /// What a backup holds, written beside its data file as `manifest.json`: checked by restore
 /// before it reports success.
@@ -84,8 +93,8 @@ extension EventStore {
         do { try files.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw .store(.io(operation: "create \(directory)", code: 0, message: error.localizedDescription))
         }
-        let status = mdb_env_copy2(env.handle, directory, UInt32(MDB_CP_COMPACT))
-        guard status == 0 else { throw .store(.io(operation: "copy to \(directory)", code: status, message: String(cString: mdb_strerror(status)))) }
+        let dataSHA256: Digest
+        do { dataSHA256 = try CompactCopy.write(env, to: directory + "/data.mdb") } catch { throw .store(error) }
         var options = StoreOptions()
         options.create = false
         let manifest: BackupManifest
@@ -93,7 +102,7 @@ extension EventStore {
             let copy = try EventStore.open(at: directory, options: options)
             let head = try copy.head()
             manifest = BackupManifest(replicaID: copy.replicaID, nodeID: copy.nodeID, headSeq: head.seq, headHash: head.hash,
-                                      dataSHA256: try Self.sha256(ofFile: directory + "/data.mdb"), created: self.options.clock.now())
+                                      dataSHA256: dataSHA256, created: self.options.clock.now())
             copy.close()
         } catch { throw .store(error) }
         try? files.removeItem(atPath: directory + "/lock.mdb")
@@ -165,6 +174,53 @@ extension EventStore {
         do { try FileChunks.forEach(path) { hasher.update($0) } } catch let error as StoreError { throw error } catch {
             throw .io(operation: "read \(path)", code: 0, message: "\(error)")
         }
+        return hasher.finish()
+    }
+}
+
+/// A store's compacting copy written to a file.
+enum CompactCopy {
+    /// The compacting copy (`mdb_env_copyfd2` with `MDB_CP_COMPACT`, in its own read
+    /// transaction) written to `path` through a pipe and hashed on the way, so the backup reads
+    /// its bytes once: a second pass over the copy to hash it took most of a backup's time.
+    static func write(_ env: Environment, to path: String) throws(StoreError) -> Digest {
+        let output = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw .io(operation: "create \(path)", code: errno, message: String(cString: strerror(errno))) }
+        defer { close(output) }
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { throw .io(operation: "pipe", code: errno, message: String(cString: strerror(errno))) }
+        let (reading, writing) = (ends[0], ends[1])
+        let hasher = try StreamingSHA256()
+        let copied = CopyStatus()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            // The environment is Sendable (MDB_NOTLS); the copy opens its own read transaction.
+            copied.code = mdb_env_copyfd2(env.handle, writing, UInt32(MDB_CP_COMPACT))
+            close(writing)
+            done.signal()
+        }
+        // On a failed write the pipe is still drained, so the copy never blocks on it.
+        var failure: StoreError?
+        var buffer = [UInt8](repeating: 0, count: FileChunks.defaultChunk)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(reading, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                failure = failure ?? .io(operation: "read the copy", code: errno, message: String(cString: strerror(errno)))
+                break
+            }
+            if count == 0 { break }
+            guard failure == nil else { continue }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            do { try FileDescriptorWriter.writeAll(output, buffer, count: count, path: path) } catch { failure = error }
+        }
+        close(reading)
+        done.wait()
+        if let failure { throw failure }
+        guard copied.code == 0 else {
+            throw .io(operation: "copy to \(path)", code: copied.code, message: String(cString: mdb_strerror(copied.code)))
+        }
+        guard fsync(output) == 0 else { throw .io(operation: "sync \(path)", code: errno, message: String(cString: strerror(errno))) }
         return hasher.finish()
     }
 }

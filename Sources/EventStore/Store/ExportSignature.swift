@@ -133,6 +133,8 @@ public final class StreamingSHA256 {
 
     public func update(_ bytes: [UInt8]) { _ = EVP_DigestUpdate(context, bytes, bytes.count) }
 
+    public func update(_ bytes: UnsafeRawBufferPointer) { _ = EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) }
+
     public func finish() -> Digest {
         var out = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0

@@ -59,3 +59,26 @@ public enum FileLines {
         if !pending.isEmpty { try body(pending) }
     }
 }
+
+/// Writes whole buffers to a file descriptor, through short writes and interruptions.
+enum FileDescriptorWriter {
+    /// Writes the first `count` bytes of `bytes` (all of them by default) to `descriptor`.
+    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], count: Int? = nil, path: String) throws(StoreError) {
+        let total = min(count ?? bytes.count, bytes.count)
+        var offset = 0
+        while offset < total {
+            let written = bytes.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                return write(descriptor, base + offset, total - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                if code == ENOSPC || code == EDQUOT { throw .diskFull(path: path) }
+                throw .io(operation: "write \(path)", code: code, message: String(cString: strerror(code)))
+            }
+            offset += written
+        }
+    }
+}
+

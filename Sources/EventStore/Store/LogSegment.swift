@@ -42,7 +42,7 @@ public enum LogSegment {
         var count: UInt64 = 0
         func flush() throws(StoreError) {
             hasher.update(buffer)
-            try writeAll(descriptor, buffer, temporary)
+            try FileDescriptorWriter.writeAll(descriptor, buffer, path: temporary)
             buffer.removeAll(keepingCapacity: true)
         }
         var flushFailure: StoreError?
@@ -92,21 +92,6 @@ public enum LogSegment {
         return nil
     }
 
-    private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], _ path: String) throws(StoreError) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                return posixWrite(descriptor, base + offset, raw.count - offset)
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw failure("write \(path)")
-            }
-            offset += written
-        }
-    }
-
     private static func syncDirectory(_ directory: String) throws(StoreError) {
         let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw failure("open \(directory)") }
@@ -120,9 +105,4 @@ public enum LogSegment {
         if code == EACCES || code == EROFS { return .readOnly(path: operation) }
         return .io(operation: operation, code: code, message: String(cString: strerror(code)))
     }
-}
-
-/// write(2): inside `LogSegment` the name is its own `write`.
-private func posixWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-    write(descriptor, bytes, count)
 }
