@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(import-line cbor record snapshot projections time-argument sync-binary sync-json spiffe-id certificate crl ocsp-response)
+# Every target by default: one directory each under Targets/.
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(ls Targets)
 
 swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld 2>&1 | grep -v "Cannot export local symbol" | tail -2
 bin="$(swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld --show-bin-path)"
