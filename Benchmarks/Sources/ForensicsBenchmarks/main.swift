@@ -86,3 +86,4 @@ let export = try timed(recoveryctl, ["query", "--store", storePath, "--to-seq", 
 let archive = try timed(recoveryctl, ["archive", "--store", storePath, "--through-seq", "\(half)", "--to", directory + "/archive"])
 line("archive --through-seq \(half)", Double(half) / archive.seconds, "events/s",
      String(format: "query --format jsonl of the same range %.0f events/s; %@", Double(half) / export.seconds, memory(archive)))
+removeFreshDirectories()
