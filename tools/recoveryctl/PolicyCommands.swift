@@ -21,7 +21,7 @@ struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "Zero-trust policies: publish and activate versions, show them, list decisions, replay decisions against another version.",
         discussion: "A policy is a JSON document in the built-in rule language (README, Policies; policies/mesh.json). Every version is a policy.published event, the one in force a policy.activated event; activating an older version is the rollback.",
-        subcommands: [Publish.self, Activate.self, List.self, Show.self, Eval.self, Decisions.self, Replay.self])
+        subcommands: [Publish.self, VersionActivate<PolicyKind>.self, VersionList<PolicyKind>.self, VersionShow<PolicyKind>.self, Eval.self, Decisions.self, Replay.self])
 
     struct Publish: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -42,47 +42,6 @@ struct PolicyCommand: ParsableCommand {
                 try policyCall { try book.activate(document.name, version: version) }
                 print("\(document.name) version \(version) active")
             }
-        }
-    }
-
-    struct Activate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make VERSION of NAME the version in force (an older one: the rollback).")
-        @OptionGroup var global: GlobalArguments
-        @Argument(help: "The policy.") var name: String
-        @Argument(help: "The version.") var version: Int
-
-        func run() throws {
-            let store = try global.openExisting()
-            defer { store.close() }
-            let book = try policyCall { try PolicyBook(store: store) }
-            try policyCall { try book.activate(name, version: version) }
-            print("\(name) version \(version) active")
-        }
-    }
-
-    struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every policy: its versions and the one in force.")
-        @OptionGroup var global: GlobalArguments
-        @Option(name: .customLong("at-seq"), help: "As the log stood after event N.") var atSeq: UInt64?
-
-        func run() throws {
-            let store = try global.openExisting()
-            defer { store.close() }
-            printVersions(try versionedDocuments(.policy, in: store, atSeq: atSeq), heading: "POLICY")
-        }
-    }
-
-    struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A policy's document: the active version, or --version V, as the log stands (or stood --at-seq N).")
-        @OptionGroup var global: GlobalArguments
-        @Argument(help: "The policy.") var name: String
-        @Option(help: "The version (default: the active one).") var version: Int?
-        @Option(name: .customLong("at-seq"), help: "As the log stood after event N.") var atSeq: UInt64?
-
-        func run() throws {
-            let store = try global.openExisting()
-            defer { store.close() }
-            try printVersion(try versionedDocuments(.policy, in: store, atSeq: atSeq), kind: "policy", name: name, version: version, atSeq: atSeq)
         }
     }
 

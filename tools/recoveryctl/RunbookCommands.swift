@@ -16,7 +16,7 @@ struct RunbookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runbook", abstract: "Runbooks: which actions answer which symptoms. Test, publish and activate versions; list and show them.",
         discussion: "A runbook is a JSON document (runbooks/runbook.schema.json; runbooks/ holds the defaults). Every version is a runbook.published event, the one in force a runbook.activated event; a running agent plans with it from its next cycle, and activating an older version is the rollback.",
-        subcommands: [Test.self, Publish.self, Activate.self, List.self, Show.self])
+        subcommands: [Test.self, Publish.self, VersionActivate<RunbookKind>.self, VersionList<RunbookKind>.self, VersionShow<RunbookKind>.self])
 
     struct Test: AsyncRun {
         static let configuration = CommandConfiguration(
@@ -80,47 +80,6 @@ struct RunbookCommand: ParsableCommand {
                 try healingSync { try library.activate(runbook.name, version: version) }
                 print("\(runbook.name) version \(version) active")
             }
-        }
-    }
-
-    struct Activate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make VERSION of NAME the runbook in force (an older version: the rollback).")
-        @OptionGroup var global: GlobalArguments
-        @Argument(help: "The runbook.") var name: String
-        @Argument(help: "The version.") var version: Int
-
-        func run() throws {
-            let store = try global.openExisting()
-            defer { store.close() }
-            let library = try healingSync { try RunbookLibrary(store: store) }
-            try healingSync { try library.activate(name, version: version) }
-            print("\(name) version \(version) active")
-        }
-    }
-
-    struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The runbooks in the log: versions and the one in force (the defaults apply to the others).")
-        @OptionGroup var global: GlobalArguments
-        @Option(name: .customLong("at-seq"), help: "As the log stood after event N.") var atSeq: UInt64?
-
-        func run() throws {
-            let store = try global.openExisting()
-            defer { store.close() }
-            printVersions(try versionedDocuments(.runbook, in: store, atSeq: atSeq), heading: "RUNBOOK")
-        }
-    }
-
-    struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A runbook's document: the active version, or --version V, as the log stands (or stood --at-seq N).")
-        @OptionGroup var global: GlobalArguments
-        @Argument(help: "The runbook.") var name: String
-        @Option(help: "The version (default: the active one).") var version: Int?
-        @Option(name: .customLong("at-seq"), help: "As the log stood after event N.") var atSeq: UInt64?
-
-        func run() throws {
-            let store = try global.openExisting()
-            defer { store.close() }
-            try printVersion(try versionedDocuments(.runbook, in: store, atSeq: atSeq), kind: "runbook", name: name, version: version, atSeq: atSeq)
         }
     }
 }

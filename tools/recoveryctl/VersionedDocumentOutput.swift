@@ -3,8 +3,83 @@ import Healing
 import Policies
 import Projections
 
+import ArgumentParser
+
 /// The documents versioned in the log that the CLI lists and shows.
 enum VersionedKind { case policy, runbook }
+
+/// What the shared `activate`, `list` and `show` subcommands need of a kind of document.
+protocol VersionedDocumentKind {
+    static var kind: VersionedKind { get }
+    /// `policy` or `runbook`, in help and output.
+    static var noun: String { get }
+    /// Records that `version` of `name` is in force, after checking that it exists.
+    static func activate(_ name: String, version: Int, in store: EventStore) throws
+}
+
+enum PolicyKind: VersionedDocumentKind {
+    static let kind = VersionedKind.policy
+    static let noun = "policy"
+    static func activate(_ name: String, version: Int, in store: EventStore) throws {
+        let book = try policyCall { try PolicyBook(store: store) }
+        try policyCall { try book.activate(name, version: version) }
+    }
+}
+
+enum RunbookKind: VersionedDocumentKind {
+    static let kind = VersionedKind.runbook
+    static let noun = "runbook"
+    static func activate(_ name: String, version: Int, in store: EventStore) throws {
+        let library = try healingSync { try RunbookLibrary(store: store) }
+        try healingSync { try library.activate(name, version: version) }
+    }
+}
+
+struct VersionActivate<K: VersionedDocumentKind>: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "activate", abstract: "Make VERSION of NAME the \(K.noun) in force (an older version: the rollback).")
+    }
+    @OptionGroup var global: GlobalArguments
+    @Argument(help: "The name.") var name: String
+    @Argument(help: "The version.") var version: Int
+
+    func run() throws {
+        let store = try global.openExisting()
+        defer { store.close() }
+        try K.activate(name, version: version, in: store)
+        print("\(name) version \(version) active")
+    }
+}
+
+struct VersionList<K: VersionedDocumentKind>: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "list", abstract: "Every \(K.noun) in the log: its versions and the one in force.")
+    }
+    @OptionGroup var global: GlobalArguments
+    @Option(name: .customLong("at-seq"), help: "As the log stood after event N.") var atSeq: UInt64?
+
+    func run() throws {
+        let store = try global.openExisting()
+        defer { store.close() }
+        printVersions(try versionedDocuments(K.kind, in: store, atSeq: atSeq), heading: K.noun.uppercased())
+    }
+}
+
+struct VersionShow<K: VersionedDocumentKind>: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "show", abstract: "A \(K.noun)'s document: the active version, or --version V, as the log stands (or stood --at-seq N).")
+    }
+    @OptionGroup var global: GlobalArguments
+    @Argument(help: "The name.") var name: String
+    @Option(help: "The version (default: the active one).") var version: Int?
+    @Option(name: .customLong("at-seq"), help: "As the log stood after event N.") var atSeq: UInt64?
+
+    func run() throws {
+        let store = try global.openExisting()
+        defer { store.close() }
+        try printVersion(try versionedDocuments(K.kind, in: store, atSeq: atSeq), kind: K.noun, name: name, version: version, atSeq: atSeq)
+    }
+}
 
 /// The policies or runbooks of `store`, as the log stands, or stood after event `atSeq`.
 func versionedDocuments(_ kind: VersionedKind, in store: EventStore, atSeq: UInt64?) throws -> [String: VersionedDocument] {
