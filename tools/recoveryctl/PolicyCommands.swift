@@ -21,29 +21,7 @@ struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "Zero-trust policies: publish and activate versions, show them, list decisions, replay decisions against another version.",
         discussion: "A policy is a JSON document in the built-in rule language (README, Policies; policies/mesh.json). Every version is a policy.published event, the one in force a policy.activated event; activating an older version is the rollback.",
-        subcommands: [Publish.self, VersionActivate<PolicyKind>.self, VersionList<PolicyKind>.self, VersionShow<PolicyKind>.self, Eval.self, Decisions.self, Replay.self])
-
-    struct Publish: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Publish FILE as the next version of its policy (the same document again is the same version).",
-            discussion: "A document that breaks the rules is refused with exit 2, naming the JSON path and reason of every error, and nothing is recorded.")
-        @OptionGroup var global: GlobalArguments
-        @Argument(help: "The policy document (JSON).") var file: String
-        @Flag(help: "Activate the version too.") var activate = false
-
-        func run() throws {
-            let document = try readPolicyDocument(file)
-            let store = try global.openForWriting()
-            defer { store.close() }
-            let book = try policyCall { try PolicyBook(store: store) }
-            let (version, isNew) = try policyCall { try book.publish(document) }
-            print("\(document.name) version \(version)\(isNew ? " published" : ": already published, nothing recorded")")
-            if activate {
-                try policyCall { try book.activate(document.name, version: version) }
-                print("\(document.name) version \(version) active")
-            }
-        }
-    }
+        subcommands: [VersionPublish<PolicyKind>.self, VersionActivate<PolicyKind>.self, VersionList<PolicyKind>.self, VersionShow<PolicyKind>.self, Eval.self, Decisions.self, Replay.self])
 
     struct Eval: AsyncRun {
         static let configuration = CommandConfiguration(

@@ -16,7 +16,7 @@ struct RunbookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runbook", abstract: "Runbooks: which actions answer which symptoms. Test, publish and activate versions; list and show them.",
         discussion: "A runbook is a JSON document (runbooks/runbook.schema.json; runbooks/ holds the defaults). Every version is a runbook.published event, the one in force a runbook.activated event; a running agent plans with it from its next cycle, and activating an older version is the rollback.",
-        subcommands: [Test.self, Publish.self, VersionActivate<RunbookKind>.self, VersionList<RunbookKind>.self, VersionShow<RunbookKind>.self])
+        subcommands: [Test.self, VersionPublish<RunbookKind>.self, VersionActivate<RunbookKind>.self, VersionList<RunbookKind>.self, VersionShow<RunbookKind>.self])
 
     struct Test: AsyncRun {
         static let configuration = CommandConfiguration(
@@ -58,28 +58,6 @@ struct RunbookCommand: ParsableCommand {
             print("resulting topology: \(JSONWriter.encode(topology.document))")
             let failed = results.filter { !$0.passed }.count
             if failed > 0 { throw CLIFailure(code: 1, message: "\(failed) of \(results.count) test cases of \(runbook.name) failed") }
-        }
-    }
-
-    struct Publish: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Publish FILE as the next version of its runbook (the same document again is the same version).",
-            discussion: "A document that breaks the schema is refused with exit 2, naming the JSON path and reason of every error, and nothing is recorded.")
-        @OptionGroup var global: GlobalArguments
-        @Argument(help: "The runbook (JSON).") var file: String
-        @Flag(help: "Activate the version too.") var activate = false
-
-        func run() throws {
-            let runbook = try readRunbook(file)
-            let store = try global.openForWriting()
-            defer { store.close() }
-            let library = try healingSync { try RunbookLibrary(store: store) }
-            let (version, isNew) = try healingSync { try library.publish(runbook) }
-            print("\(runbook.name) version \(version)\(isNew ? " published" : ": already published, nothing recorded")")
-            if activate {
-                try healingSync { try library.activate(runbook.name, version: version) }
-                print("\(runbook.name) version \(version) active")
-            }
         }
     }
 }

@@ -15,6 +15,9 @@ protocol VersionedDocumentKind {
     static var noun: String { get }
     /// Records that `version` of `name` is in force, after checking that it exists.
     static func activate(_ name: String, version: Int, in store: EventStore) throws
+    /// Reads and checks the document at `path` (exit 2 when it is not valid, before any store
+    /// is touched) and returns its name and a publisher of it.
+    static func document(_ path: String) throws -> (name: String, publish: (EventStore) throws -> (version: Int, isNew: Bool))
 }
 
 enum PolicyKind: VersionedDocumentKind {
@@ -24,6 +27,10 @@ enum PolicyKind: VersionedDocumentKind {
         let book = try policyCall { try PolicyBook(store: store) }
         try policyCall { try book.activate(name, version: version) }
     }
+    static func document(_ path: String) throws -> (name: String, publish: (EventStore) throws -> (version: Int, isNew: Bool)) {
+        let document = try readPolicyDocument(path)
+        return (document.name, { store in try policyCall { try PolicyBook(store: store).publish(document) } })
+    }
 }
 
 enum RunbookKind: VersionedDocumentKind {
@@ -32,6 +39,32 @@ enum RunbookKind: VersionedDocumentKind {
     static func activate(_ name: String, version: Int, in store: EventStore) throws {
         let library = try healingSync { try RunbookLibrary(store: store) }
         try healingSync { try library.activate(name, version: version) }
+    }
+    static func document(_ path: String) throws -> (name: String, publish: (EventStore) throws -> (version: Int, isNew: Bool)) {
+        let runbook = try readRunbook(path)
+        return (runbook.name, { store in try healingSync { try RunbookLibrary(store: store).publish(runbook) } })
+    }
+}
+
+struct VersionPublish<K: VersionedDocumentKind>: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "publish", abstract: "Publish FILE as the next version of its \(K.noun) (the same document again is the same version).",
+                             discussion: "A document that breaks the rules is refused with exit 2, naming the JSON path and reason of every error, and nothing is recorded.")
+    }
+    @OptionGroup var global: GlobalArguments
+    @Argument(help: "The document (JSON).") var file: String
+    @Flag(help: "Activate the version too.") var activate = false
+
+    func run() throws {
+        let (name, publish) = try K.document(file)
+        let store = try global.openForWriting()
+        defer { store.close() }
+        let (version, isNew) = try publish(store)
+        print("\(name) version \(version)\(isNew ? " published" : ": already published, nothing recorded")")
+        if activate {
+            try K.activate(name, version: version, in: store)
+            print("\(name) version \(version) active")
+        }
     }
 }
 
