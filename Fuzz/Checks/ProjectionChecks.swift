@@ -1,5 +1,6 @@
 import EventStore
 import Healing
+import Policies
 import Projections
 
 extension FuzzCheck {
@@ -85,13 +86,14 @@ struct ProjectionUnderTest: Sendable {
     static let all: [ProjectionUnderTest] = [
         ProjectionUnderTest(StatsProjection()), ProjectionUnderTest(StreamsProjection()), ProjectionUnderTest(BreakersProjection()),
         ProjectionUnderTest(LimitersProjection()), ProjectionUnderTest(TopologyProjection()), ProjectionUnderTest(ActionsProjection()),
-        ProjectionUnderTest(MapekProjection()),
+        ProjectionUnderTest(MapekProjection()), ProjectionUnderTest(RunbooksProjection()), ProjectionUnderTest(PoliciesProjection()),
     ]
 
     static let types = [HealingEvent.symptomDetected, HealingEvent.symptomCleared, HealingEvent.actionPlanned, HealingEvent.actionStarted,
                         HealingEvent.actionSucceeded, HealingEvent.actionFailed, HealingEvent.actionRejected, HealingEvent.breakerTransitioned,
                         HealingEvent.rateLimitThrottled, HealingEvent.rollbackStarted, HealingEvent.rollbackCompleted, HealingEvent.cycle,
-                        HealingEvent.topologyDeclared, "operator.note"]
+                        HealingEvent.topologyDeclared, "operator.note", RunbookEvent.published, RunbookEvent.activated, RunbookEvent.started,
+                        RunbookEvent.finished, PolicyEvent.published, PolicyEvent.activated, PolicyEvent.decision]
     /// Times an event may carry, the ends of the range among them.
     static let times: [Int64] = [0, 1_795_932_480_000_000_000, .max, .min, 1_795_932_540_000_000_000, -1]
 
@@ -133,6 +135,10 @@ struct ProjectionUnderTest: Sendable {
             (HealingEvent.cycle, ["cycle": 3]),
             (HealingEvent.rollbackStarted, ["to_seq": 1, "scope": "all"]),
             (HealingEvent.symptomCleared, ["symptom": "s", "key": "s|node|n1"]),
+            (RunbookEvent.started, ["runbook": "r", "version": 1, "run": "run-1", "symptom": "s|node|n1", "steps": 1]),
+            (RunbookEvent.finished, ["runbook": "r", "version": 1, "run": "run-1", "outcome": "succeeded", "actions": ["a1"]]),
+            (PolicyEvent.activated, ["policy": "p", "version": 1]),
+            (PolicyEvent.decision, ["policy": "p", "version": 1, "input": ["subject": "peer"], "result": "deny", "rule": "default", "evaluator": "builtin"]),
         ]
         return payloads.enumerated().map { i, p in
             Event(seq: UInt64(i + 1), stream: "s/1", type: p.0, data: p.1, id: "e\(i + 1)",
