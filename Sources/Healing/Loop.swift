@@ -74,9 +74,11 @@ extension HealingEngine {
         // one, answered by the runbooks that match it.
         var runs: [PlannedRun] = []
         var startedThisCycle: [String: Int] = [:]
+        // Read once per cycle: the active versions are documents in the log, parsed here.
+        let runbooks = effectiveRunbooks()
         func plan(_ symptom: String, _ trigger: RunbookDocument.Trigger, service: String?, node: String?, value: Double?, key: String,
                   context: PlanContext) {
-            for (runbook, version) in effectiveRunbooks()
+            for (runbook, version) in runbooks
             where runbook.matches(symptom: symptom, trigger: trigger, service: service, node: node, value: value, topology: knowledge.topology) {
                 let scope = RunbookDocument.scope(symptom: symptom, service: service, node: node, value: value, topology: knowledge.topology,
                                                   regions: config.regions, alternateRoutes: config.alternateRoutes)

@@ -38,6 +38,10 @@ public final class PolicyBook: @unchecked Sendable {
     public let store: EventStore
     public let evaluator: any PolicyEvaluator
     private let runner: ProjectionRunner<PoliciesProjection>
+    /// Documents already read, by SHA-256: every decision reads the active version, and a
+    /// version, once published, never changes.
+    private let parsedLock = Mutex()
+    private var parsed: [String: PolicyDocument] = [:]
 
     public init(store: EventStore, evaluator: any PolicyEvaluator = RuleEvaluator()) throws(PolicyError) {
         self.store = store
@@ -59,14 +63,23 @@ public final class PolicyBook: @unchecked Sendable {
     /// The active version of `name`, nil when none is active.
     public func active(_ name: String) throws(PolicyError) -> PublishedPolicy? {
         guard let policy = try policies()[name], let version = policy.active else { return nil }
-        return policy.policy(name, version: version)
+        return published(policy, name, version: version)
     }
 
     /// Version `version` of `name`.
     public func version(_ version: Int, of name: String) throws(PolicyError) -> PublishedPolicy {
         guard let policy = try policies()[name] else { throw .unknownPolicy(name) }
-        guard let published = policy.policy(name, version: version) else { throw .unknownVersion(policy: name, version: version) }
-        return published
+        guard let found = published(policy, name, version: version) else { throw .unknownVersion(policy: name, version: version) }
+        return found
+    }
+
+    /// Version `version` of `policy` read into a document, once per published version.
+    private func published(_ policy: VersionedDocument, _ name: String, version: Int) -> PublishedPolicy? {
+        guard let stored = policy.versions[String(version)], let sha = Digest(hex: stored.sha256) else { return nil }
+        if let document = parsedLock.withLock({ parsed[stored.sha256] }) { return PublishedPolicy(name: name, version: version, sha256: sha, document: document) }
+        guard let found = policy.policy(name, version: version) else { return nil }
+        parsedLock.withLock { parsed[stored.sha256] = found.document }
+        return found
     }
 
     /// Publishes `document` as the next version of its policy (`policy.published` with the

@@ -1,9 +1,4 @@
 import EventStore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// What `Retention.archive` did.
 public struct ArchiveOutcome: Sendable, Hashable {
@@ -41,7 +36,6 @@ public enum Retention {
             try projection.saveSnapshot(at: seq, in: store)
             saved.append(projection.name)
         }
-        try storeStep { try makeDirectory(directory) }
         let segment = try storeStep { try LogSegment.write(store, first: first, last: seq, into: directory) }
         if let problem = LogSegment.check(segment.path, prev: anchor?.hash ?? .zero, head: Anchor(seq: seq, hash: last.hash), sha256: segment.sha256) {
             throw .store(.io(operation: "checking the archive \(segment.path)", code: 0, message: "\(problem); nothing was removed"))
@@ -54,18 +48,5 @@ public enum Retention {
             ])])
         }
         return ArchiveOutcome(mark: mark, events: segment.events, snapshots: saved)
-    }
-
-    /// Creates `path` and its missing parents; an existing directory is fine.
-    private static func makeDirectory(_ path: String) throws(StoreError) {
-        var info = stat()
-        if stat(path, &info) == 0 {
-            guard (info.st_mode & S_IFMT) == S_IFDIR else { throw .outOfRange("\(path) is a file, not a directory") }
-            return
-        }
-        if let slash = path.lastIndex(of: "/"), slash != path.startIndex { try makeDirectory(String(path[..<slash])) }
-        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
-            throw .io(operation: "create \(path)", code: errno, message: String(cString: strerror(errno)))
-        }
     }
 }

@@ -2,13 +2,6 @@ import ArgumentParser
 import EventStore
 import Foundation
 
-/// Runs a backup or restore, turning its errors into the CLI's failure (2 for bad input).
-func backupCall<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as BackupError {
-        throw CLIFailure(code: error.isBadInput ? 2 : 1, message: error.description)
-    }
-}
-
 struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
@@ -23,7 +16,7 @@ struct BackupCommand: ParsableCommand {
         let store = try global.openExisting()
         defer { store.close() }
         for destination in to {
-            let manifest = try backupCall { try store.backup(to: destination) }
+            let manifest = try domainCall { try store.backup(to: destination) }
             _ = try storeCall {
                 try store.appendBlocking([NewEvent(type: "store.backup", stream: "store/backups", data: [
                     "to": .string(destination), "head_seq": .int(Int64(clamping: manifest.headSeq)), "head_hash": .string(manifest.headHash.hex),
@@ -47,7 +40,7 @@ struct RestoreCommand: ParsableCommand {
     @Option(help: "A directory of segments (recoveryctl ship or archive) to replay after the base backup (repeatable).") var segments: [String] = []
 
     func run() throws {
-        let (manifest, replica) = try backupCall { try EventStore.restore(from: from, to: to, keepReplica: keepReplica, options: GlobalArguments.options) }
+        let (manifest, replica) = try domainCall { try EventStore.restore(from: from, to: to, keepReplica: keepReplica, options: GlobalArguments.options) }
         print("restored \(manifest.headSeq) events (head \(manifest.headHash.hex.prefix(16))) to \(to); chain verified")
         if !segments.isEmpty {
             var options = GlobalArguments.options
@@ -85,7 +78,7 @@ struct DrillCommand: ParsableCommand {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("recoveryctl-drill-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let backup = from ?? to ?? scratch + "/backup"
-        if from == nil { _ = try backupCall { try store.backup(to: backup) } }
+        if from == nil { _ = try domainCall { try store.backup(to: backup) } }
 
         var outcome = DrillOutcome()
         do {

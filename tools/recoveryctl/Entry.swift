@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventStore
+import Policies
 import Healing
 import Replication
 import Trust
@@ -145,3 +146,21 @@ func storeCall<T>(_ body: () throws -> T) throws -> T {
 func storeCall<T>(_ body: () async throws -> T) async throws -> T {
     do { return try await body() } catch let error as StoreError { throw CLIFailure(error) }
 }
+
+/// A domain's error that knows whether the caller's input caused it.
+protocol ClassifiedError: Error, CustomStringConvertible {
+    var isBadInput: Bool { get }
+}
+
+extension BackupError: ClassifiedError {}
+extension PolicyError: ClassifiedError {}
+extension HealingError: ClassifiedError {}
+
+/// Runs a backup, policy or healing call, turning its error into the CLI's failure: exit 2 when
+/// the input was wrong, 1 otherwise.
+func domainCall<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as any ClassifiedError {
+        throw CLIFailure(code: error.isBadInput ? 2 : 1, message: error.description)
+    }
+}
+

@@ -8,13 +8,6 @@ import MeshSimulation
 import Projections
 
 /// Runs a healing call, turning its errors into the CLI's failure.
-/// The synchronous form of `healingCall`.
-func healingSync<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as HealingError {
-        throw CLIFailure(code: error.isBadInput ? 2 : 1, message: error.description)
-    }
-}
-
 func healingCall<T>(_ body: () async throws -> T) async throws -> T {
     do { return try await body() } catch let error as HealingError {
         throw CLIFailure(code: error.isBadInput ? 2 : 1, message: error.description)
@@ -84,9 +77,9 @@ struct DemoCommand: AsyncRun {
         do { store = try EventStore.open(at: path, options: scenario.storeOptions(clock: clock)) } catch { throw CLIFailure(error) }
         defer { store.close() }
         if let document {
-            let book = try policyCall { try PolicyBook(store: store) }
-            let version = try policyCall { try book.publish(document).version }
-            try policyCall { try book.activate(document.name, version: version) }
+            let book = try domainCall { try PolicyBook(store: store) }
+            let version = try domainCall { try book.publish(document).version }
+            try domainCall { try book.activate(document.name, version: version) }
             scenario.actionPolicy = PolicyGate(book: book, policy: document.name)
         }
         let mesh = scenario.makeMesh(clock: clock)

@@ -3,18 +3,9 @@ import EventStore
 import Foundation
 import Policies
 
-/// Runs a policy call, turning a `PolicyError` into the CLI's failure (2 for bad input).
-func policyCall<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as PolicyError {
-        throw CLIFailure(code: error.isBadInput ? 2 : 1, message: error.description)
-    }
-}
-
 /// Reads a policy document, refusing (exit 2, nothing recorded) one that breaks the rules.
 func readPolicyDocument(_ path: String) throws -> PolicyDocument {
-    do { return try PolicyDocument(json: try readFile(path, limit: PolicyDocument.maximumBytes)) } catch let errors as DocumentErrors {
-        throw CLIFailure.usage("\(path) is not a valid policy: " + errors.errors.map(\.description).joined(separator: "; "))
-    }
+    try readDocument(path, kind: "policy", limit: PolicyDocument.maximumBytes) { bytes throws(DocumentErrors) in try PolicyDocument(json: bytes) }
 }
 
 struct PolicyCommand: ParsableCommand {
@@ -61,7 +52,7 @@ struct PolicyCommand: ParsableCommand {
             }
             let store = try global.openExisting()
             defer { store.close() }
-            let book = try policyCall { try PolicyBook(store: store, evaluator: try evaluator.make()) }
+            let book = try domainCall { try PolicyBook(store: store, evaluator: try evaluator.make()) }
             let (decision, version, record) = await book.decide(input, policy: policy)
             if !dryRun { _ = try await storeCall { try await store.append([record]) } }
             print("\(decision.result) by \(policy) version \(version), rule \(decision.rule)\(decision.error.map { " (\($0))" } ?? "")")
@@ -107,8 +98,8 @@ struct PolicyCommand: ParsableCommand {
             let since = try self.since.map { try TimeArgument.parse($0, option: "--since") }
             let store = try global.openExisting()
             defer { store.close() }
-            let book = try policyCall { try PolicyBook(store: store, evaluator: try evaluator.make()) }
-            let published = try policyCall { try book.policies() }
+            let book = try domainCall { try PolicyBook(store: store, evaluator: try evaluator.make()) }
+            let published = try domainCall { try book.policies() }
             guard let policy = policy ?? (published.count == 1 ? published.keys.first : nil) else {
                 throw CLIFailure.usage("give --policy NAME (published: \(published.keys.sorted().joined(separator: ", ")))")
             }

@@ -7,9 +7,7 @@ import Projections
 
 /// Reads a runbook, refusing (exit 2, nothing recorded) one that breaks the schema.
 func readRunbook(_ path: String) throws -> RunbookDocument {
-    do { return try RunbookDocument(json: try readFile(path, limit: RunbookDocument.maximumBytes)) } catch let errors as DocumentErrors {
-        throw CLIFailure.usage("\(path) is not a valid runbook: " + errors.errors.map(\.description).joined(separator: "; "))
-    }
+    try readDocument(path, kind: "runbook", limit: RunbookDocument.maximumBytes) { bytes throws(DocumentErrors) in try RunbookDocument(json: bytes) }
 }
 
 struct RunbookCommand: ParsableCommand {

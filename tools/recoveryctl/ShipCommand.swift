@@ -78,7 +78,6 @@ struct ShipCommand: ParsableCommand {
     func run() throws {
         let store = try global.openExisting()
         defer { store.close() }
-        try? FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
         var after: UInt64 = 0
         if let state = FileManager.default.contents(atPath: to + "/" + Segments.stateFile) {
             guard let value = try? JSONParser.parse(Array(state)), value["replica_id"]?.stringValue == store.replicaID,

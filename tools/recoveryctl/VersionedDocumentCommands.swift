@@ -5,6 +5,14 @@ import Projections
 
 import ArgumentParser
 
+/// Reads the JSON document of `kind` at `path` (at most `limit` bytes) with `parse`, refusing
+/// one that breaks its rules with exit 2, every error with its JSON path.
+func readDocument<D>(_ path: String, kind: String, limit: Int, _ parse: ([UInt8]) throws(DocumentErrors) -> D) throws -> D {
+    do { return try parse(try readFile(path, limit: limit)) } catch let errors as DocumentErrors {
+        throw CLIFailure.usage("\(path) is not a valid \(kind): " + errors.errors.map(\.description).joined(separator: "; "))
+    }
+}
+
 /// The documents versioned in the log that the CLI lists and shows.
 enum VersionedKind { case policy, runbook }
 
@@ -24,12 +32,12 @@ enum PolicyKind: VersionedDocumentKind {
     static let kind = VersionedKind.policy
     static let noun = "policy"
     static func activate(_ name: String, version: Int, in store: EventStore) throws {
-        let book = try policyCall { try PolicyBook(store: store) }
-        try policyCall { try book.activate(name, version: version) }
+        let book = try domainCall { try PolicyBook(store: store) }
+        try domainCall { try book.activate(name, version: version) }
     }
     static func document(_ path: String) throws -> (name: String, publish: (EventStore) throws -> (version: Int, isNew: Bool)) {
         let document = try readPolicyDocument(path)
-        return (document.name, { store in try policyCall { try PolicyBook(store: store).publish(document) } })
+        return (document.name, { store in try domainCall { try PolicyBook(store: store).publish(document) } })
     }
 }
 
@@ -37,12 +45,12 @@ enum RunbookKind: VersionedDocumentKind {
     static let kind = VersionedKind.runbook
     static let noun = "runbook"
     static func activate(_ name: String, version: Int, in store: EventStore) throws {
-        let library = try healingSync { try RunbookLibrary(store: store) }
-        try healingSync { try library.activate(name, version: version) }
+        let library = try domainCall { try RunbookLibrary(store: store) }
+        try domainCall { try library.activate(name, version: version) }
     }
     static func document(_ path: String) throws -> (name: String, publish: (EventStore) throws -> (version: Int, isNew: Bool)) {
         let runbook = try readRunbook(path)
-        return (runbook.name, { store in try healingSync { try RunbookLibrary(store: store).publish(runbook) } })
+        return (runbook.name, { store in try domainCall { try RunbookLibrary(store: store).publish(runbook) } })
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -25,10 +26,11 @@ public enum LogSegment {
         public var events: UInt64
     }
 
-    /// Writes events `first...last` of `store` into `directory` (which must exist) under their
+    /// Writes events `first...last` of `store` into `directory` (created if missing) under their
     /// segment name: to a temporary name first, synced, then renamed and the directory synced,
     /// so the segment is whole and durable before anything relies on it.
     public static func write(_ store: EventStore, first: UInt64, last: UInt64, into directory: String) throws(StoreError) -> Written {
+        try makeDirectory(directory)
         let name = fileName(first: first, last: last)
         let path = directory + "/" + name
         let temporary = directory + "/." + name + ".tmp"
@@ -90,6 +92,18 @@ public enum LogSegment {
         guard verifier.head == head else { return "it ends at \(verifier.head.map { "\($0)" } ?? "nothing"), not at \(head)" }
         guard hasher.finish() == sha256 else { return "its bytes changed after they were written" }
         return nil
+    }
+
+    /// Creates `path` and its missing parents; an existing directory is fine, a file is not.
+    private static func makeDirectory(_ path: String) throws(StoreError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw .outOfRange("\(path) is a file, not a directory") }
+            return
+        }
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw .io(operation: "create \(path)", code: 0, message: error.localizedDescription)
+        }
     }
 
     private static func syncDirectory(_ directory: String) throws(StoreError) {
