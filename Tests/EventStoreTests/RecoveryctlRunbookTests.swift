@@ -62,12 +62,12 @@ struct RecoveryctlRunbookTests {
     }
 
     @Test("runbooks/runbook.schema.json (JSON Schema 2020-12, checked by the jsonschema package) accepts every shipped runbook and refuses what the loader refuses")
-    func schema() throws {
+    func schema() async throws {
         let dir = TemporaryDirectory()
         let venv = dir.path + "/venv"
-        let created = try run("/usr/bin/python3", ["-m", "venv", venv])
+        let created = try await offThePool { try run("/usr/bin/python3", ["-m", "venv", venv]) }
         if created.status != 0 { try Test.cancel("no virtualenv for jsonschema: \(created.stderr)") }
-        let install = try run(venv + "/bin/pip", ["install", "-q", "jsonschema"])
+        let install = try await offThePool { try run(venv + "/bin/pip", ["install", "-q", "jsonschema"]) }
         if install.status != 0 { try Test.cancel("cannot install jsonschema here: \(install.stderr.suffix(400))") }
         let invalid = [#"{"runbook": "x", "match": {"symptom": "s"}, "steps": []}"#,
                        #"{"runbook": "x y", "match": {"symptom": "s"}, "steps": [{"action": "scale", "params": {}}]}"#,

@@ -5,7 +5,8 @@ import TestKit
 import Testing
 
 /// tools/opa/data_api.py on 127.0.0.1: OPA's Data API around OPA's engine, or a fixed answer.
-final class DataAPIServer {
+final class DataAPIServer: @unchecked Sendable {
+    // @unchecked: set up once in init, then only stopped.
     let process = Process()
     let url: URL
 
@@ -65,7 +66,7 @@ struct OPATests {
             ("200", #"{"result": {"allow": "yes"}}"#, "opa_malformed"), ("200", #"{"result": true}"#, "opa_malformed"),
         ]
         for answer in answers {
-            let server = try DataAPIServer(python: "/usr/bin/python3", ["--fixed", answer.status, answer.body])
+            let server = try await offThePool { try DataAPIServer(python: "/usr/bin/python3", ["--fixed", answer.status, answer.body]) }
             defer { server.stop() }
             let decision = await decide(server.url)
             #expect(!decision.allowed && decision.rule == answer.rule && decision.error != nil, "\(answer): \(decision)")
@@ -88,11 +89,11 @@ struct OPATests {
     func sameDecisions() async throws {
         let dir = TemporaryDirectory()
         let venv = dir.path + "/venv"
-        let created = try run("/usr/bin/python3", ["-m", "venv", venv])
+        let created = try await offThePool { try run("/usr/bin/python3", ["-m", "venv", venv]) }
         if created.status != 0 { try Test.cancel("no virtualenv for OPA's engine: \(created.stderr)") }
-        let install = try run(venv + "/bin/pip", ["install", "-q", "--ignore-requires-python", "opa-golib-python-bindings==0.4.4"])
+        let install = try await offThePool { try run(venv + "/bin/pip", ["install", "-q", "--ignore-requires-python", "opa-golib-python-bindings==0.4.4"]) }
         if install.status != 0 { try Test.cancel("cannot install opa-golib-python-bindings 0.4.4 here: \(install.stderr.suffix(400))") }
-        let server = try DataAPIServer(python: venv + "/bin/python", [policiesDirectory + "/mesh.rego"])
+        let server = try await offThePool { try DataAPIServer(python: venv + "/bin/python", [policiesDirectory + "/mesh.rego"]) }
         defer { server.stop() }
         let opa = OPAEvaluator(server: server.url, path: Self.decisionPath, timeoutSeconds: 10)
         let policy = try published()

@@ -67,3 +67,12 @@ public func run(_ executable: String, _ arguments: [String], stdin: Data? = nil,
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
+
+/// Runs `body` on a Dispatch thread and awaits it: for a test's long blocking work (a pip
+/// install, waiting on a child), which on the cooperative pool (two threads on two cores) would
+/// stall every other test's awaits, timeouts included, until it ends.
+public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
